@@ -1,0 +1,1 @@
+"""Inference stage: prompt building, batched and streaming generation, the safety-wrapped chat session."""

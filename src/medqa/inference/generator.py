@@ -1,0 +1,119 @@
+"""Generation over a loaded base (+ adapters): one prompt streamed, or many prompts batched with left padding.
+
+Only newly generated tokens are decoded, and generation stops at the format's end-of-turn token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from medqa.config import GenerationConfig
+from medqa.data.formatting import encode_prompt, render_prompt, stop_token_ids
+
+BASE = "base"  # the adapter name that means "no adapter"
+
+
+class Generator:
+    """Wraps a model and tokenizer; `adapter` picks a loaded adapter by name, or BASE for the plain base."""
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_token_ids(tokenizer)
+        self.lock = threading.Lock()  # one generate() at a time on a shared model
+
+    @property
+    def adapters(self) -> list[str]:
+        return list(getattr(self.model, "peft_config", {}) or {})
+
+    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        return encode_prompt(self.tokenizer, render_prompt(self.tokenizer, messages))
+
+    @contextlib.contextmanager
+    def use(self, adapter: str | None) -> Iterator[None]:
+        if adapter in (None, BASE) and self.adapters:
+            with self.model.disable_adapter():
+                yield
+            return
+        if adapter not in (None, BASE):
+            if adapter not in self.adapters:
+                raise KeyError(f"unknown adapter {adapter!r}; loaded: {[BASE, *self.adapters]}")
+            self.model.set_adapter(adapter)
+        yield
+
+    def _kwargs(self, gen: GenerationConfig, max_new_tokens: int | None) -> dict[str, Any]:
+        sample = gen.temperature > 0
+        kw: dict[str, Any] = {"max_new_tokens": max_new_tokens or gen.max_new_tokens, "do_sample": sample,
+                              "eos_token_id": self.stop_ids, "pad_token_id": self.tokenizer.pad_token_id,
+                              "repetition_penalty": gen.repetition_penalty}
+        if sample:
+            kw.update(temperature=gen.temperature, top_p=gen.top_p)
+        return kw
+
+    def generate_batch(self, conversations: list[list[dict[str, str]]], gen: GenerationConfig,
+                       adapter: str | None = None, max_new_tokens: int | None = None) -> list[dict[str, Any]]:
+        """Answer several conversations in one left-padded batch; returns text and whether each stopped."""
+        prompts = [self.prompt_ids(c) for c in conversations]
+        width = max(map(len, prompts))
+        pad = self.tokenizer.pad_token_id
+        device = next(self.model.parameters()).device
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        kw = self._kwargs(gen, max_new_tokens)
+        with self.lock, self.use(adapter), torch.inference_mode():
+            if gen.seed is not None:
+                torch.manual_seed(gen.seed)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **kw)
+        results = []
+        for row in out[:, width:].tolist():
+            stopped = any(t in self.stop_ids for t in row)
+            if stopped:
+                row = row[: min(row.index(t) for t in self.stop_ids if t in row)]
+            text = self.tokenizer.decode(row, skip_special_tokens=True).strip()
+            results.append({"text": text, "stopped": stopped, "tokens": len(row)})
+        return results
+
+    def generate(self, messages: list[dict[str, str]], gen: GenerationConfig, adapter: str | None = None) -> str:
+        return self.generate_batch([messages], gen, adapter)[0]["text"]
+
+    def stream(self, messages: list[dict[str, str]], gen: GenerationConfig, adapter: str | None = None) -> Iterator[str]:
+        """Yield decoded text pieces as they are generated."""
+        from transformers import TextIteratorStreamer
+
+        ids = torch.tensor([self.prompt_ids(messages)], device=next(self.model.parameters()).device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kw = self._kwargs(gen, None)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with self.lock, self.use(adapter), torch.inference_mode():
+                    if gen.seed is not None:
+                        torch.manual_seed(gen.seed)
+                    self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer, **kw)
+            except BaseException as err:  # surfaced to the consumer below
+                errors.append(err)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        yield from streamer
+        thread.join()
+        if errors:
+            raise errors[0]
+
+
+def load_generator(cfg: Any, adapters: dict[str, str] | None = None) -> Generator:
+    """Load the configured base once and attach the named adapters (name -> run folder or Hub id)."""
+    from medqa.modeling.adapters import load_adapters
+    from medqa.modeling.loading import load_base
+
+    model, tokenizer, _ = load_base(cfg.model)
+    model = load_adapters(model, adapters or {})
+    model.eval()
+    return Generator(model, tokenizer)

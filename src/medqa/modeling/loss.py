@@ -1,0 +1,79 @@
+"""Answer-only causal-LM loss that runs the LM head on trained positions only.
+
+A 262k-token vocabulary makes the LM head the most expensive layer of a small model. Scoring every position
+(prompt and padding too) wastes most of that work; here the decoder's hidden states are gathered at positions
+whose next token is trained, and the head + cross-entropy run on those rows in chunks. Same loss as the usual
+shifted cross-entropy over labels != -100.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from medqa.data.formatting import IGNORE_INDEX
+
+CHUNK_ROWS = 1024  # rows of hidden states scored per chunk: bounds the logits buffer to CHUNK_ROWS x vocab
+
+
+def _decoder_and_head(model: Any) -> tuple[Any, Any]:
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder = inner.get_decoder() if hasattr(inner, "get_decoder") else None
+    return decoder, inner.get_output_embeddings()
+
+
+def answer_loss_sum(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
+                    position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+    """Return (sum of token losses, number of trained tokens) for a batch."""
+    decoder, head = _decoder_and_head(model)
+    target = labels[:, 1:]
+    keep = target != IGNORE_INDEX
+    n = int(keep.sum())
+    if n == 0:
+        return input_ids.new_zeros((), dtype=torch.float32), 0
+    if decoder is None:  # architectures without get_decoder: fall back to full logits
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][keep]
+        return F.cross_entropy(logits.float(), target[keep], reduction="sum"), n
+    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
+    hidden = hidden[:, :-1][keep]
+    tgt = target[keep]
+    softcap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    total = hidden.new_zeros((), dtype=torch.float32)
+    for start in range(0, hidden.shape[0], CHUNK_ROWS):
+        logits = head(hidden[start:start + CHUNK_ROWS]).float()
+        if softcap:  # Gemma 2 caps its logits; the loss must see the same logits as generation
+            logits = torch.tanh(logits / softcap) * softcap
+        total = total + F.cross_entropy(logits, tgt[start:start + CHUNK_ROWS], reduction="sum")
+    return total, n
+
+
+def collate(rows: list[Any], pad_id: int, device: Any = "cpu") -> dict[str, torch.Tensor]:
+    """Right-pad encoded rows (objects with input_ids and labels) into one batch of tensors."""
+    width = max(len(r.input_ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r.input_ids)
+        ids[i, :n] = torch.tensor(r.input_ids)
+        labels[i, :n] = torch.tensor(r.labels)
+        mask[i, :n] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+
+
+@torch.no_grad()
+def mean_answer_loss(model: Any, rows: list[Any], pad_id: int, batch_size: int = 8) -> float:
+    """Token-weighted mean answer loss over encoded rows (batched by length to limit padding)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i].input_ids))
+    total, count = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        batch = collate([rows[i] for i in order[start:start + batch_size]], pad_id, device)
+        loss_sum, n = answer_loss_sum(model, **batch)
+        total, count = total + float(loss_sum), count + n
+    model.train(was_training)
+    return total / max(count, 1)

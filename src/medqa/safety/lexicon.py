@@ -1,0 +1,27 @@
+"""The full term table: every lay-language feature the triage can see.
+
+Why: one import point keeps ``findings.py`` independent of how the lexicon
+is split into topical modules (each kept small enough to review).
+"""
+
+from __future__ import annotations
+
+from .lexicon_acute import ACUTE
+from .lexicon_allergy import ALLERGY_BLEEDING_TERMS
+from .lexicon_cardio import CARDIO_TERMS
+from .lexicon_crisis import CRISIS_TERMS
+from .lexicon_family import FAMILY_TERMS
+from .terms import Term
+
+ALL_TERMS: tuple[Term, ...] = (CARDIO_TERMS + ALLERGY_BLEEDING_TERMS
+                               + CRISIS_TERMS + FAMILY_TERMS + ACUTE)
+
+
+def _check_unique() -> None:
+    names = [t.name for t in ALL_TERMS]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate term names: {duplicates}")
+
+
+_check_unique()

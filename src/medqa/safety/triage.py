@@ -1,0 +1,145 @@
+"""Red-flag triage of patient messages, run before any text generation.
+
+Approach chosen: transparent rules, not a model.
+
+* Auditable - every escalation names the rules and phrases that fired
+  (``TriageResult.matched`` / ``evidence``), and every criterion lives in a
+  readable table (``rules.py``, ``lexicon_*.py``) a clinician can review.
+* Deterministic - the same message always gets the same answer, so tests
+  and regression sets are meaningful.
+* Cheap and dependency-free - pure standard library; importing
+  ``medqa.safety`` never imports torch, so triage can run before (and
+  independently of) loading any model, and can gate generation.
+
+Pipeline: normalise the text (lowercase, contractions, frequent typos) ->
+split into sentences and clauses -> match lay-language symptom patterns ->
+label each mention as active, negated ("no chest pain"), historical ("had
+a stroke years ago") or hypothetical ("what are the signs of a stroke?") ->
+apply single and combination red-flag rules (e.g. chest pain + sweating,
+fever + stiff neck, head injury + vomiting). Informational framing is
+judged per clause, so it never hides a current emergency reported in
+another clause; suicidal-ideation phrasings ignore question framing
+entirely, erring on the side of escalation.
+
+Known limits: rules only know the phrasings they encode. An
+embedding-similarity backstop (nearest labelled emergency examples) could
+be added elsewhere in ``medqa.safety`` to catch unseen phrasings; it is
+kept out of this module so triage stays import-light and deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from .findings import ACTIVE, USABLE, Finding, extract_findings
+from .messages import CRISIS_LINES, URGENT_MESSAGES
+from .rules import CATEGORY_PRIORITY, RULES, Rule
+
+_CONTEXT_TURNS = 3
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """Outcome of triaging one message (or the latest conversation turn)."""
+
+    urgent: bool
+    category: str | None
+    message: str
+    matched: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable view of the result."""
+        return {
+            "urgent": self.urgent,
+            "category": self.category,
+            "message": self.message,
+            "matched": list(self.matched),
+            "categories": list(self.categories),
+            "evidence": list(self.evidence),
+        }
+
+
+NOT_URGENT = TriageResult(False, None, "")
+
+
+def _rule_evidence(rule: Rule, findings: Sequence[Finding],
+                   latest: int | None) -> list[Finding] | None:
+    """Findings that satisfy ``rule``, or None when it does not fire."""
+    used: list[Finding] = []
+    satisfied = 0
+    for group in rule.groups:
+        hits = [f for f in findings if f.name in group and f.status in USABLE]
+        if hits:
+            satisfied += 1
+            used.extend(hits)
+    needed = rule.min_groups or len(rule.groups)
+    if satisfied < needed or len({f.text for f in used}) < rule.min_findings:
+        return None
+    anchors = [f for f in used if f.status == ACTIVE
+               and (latest is None or f.source == latest)]
+    return used if anchors else None
+
+
+def _compose_message(categories: Sequence[str]) -> str:
+    primary = categories[0]
+    message = URGENT_MESSAGES[primary]
+    if "self_harm" in categories and primary not in ("self_harm", "poisoning"):
+        message = f"{message} {CRISIS_LINES}"
+    return message
+
+
+def _decide(findings: Sequence[Finding], latest: int | None = None) -> TriageResult:
+    fired: list[Rule] = []
+    evidence: list[str] = []
+    for rule in RULES:
+        used = _rule_evidence(rule, findings, latest)
+        if used is not None:
+            fired.append(rule)
+            evidence.extend(f.text for f in used if f.text not in evidence)
+    if not fired:
+        return NOT_URGENT
+    present = {r.category for r in fired}
+    categories = tuple(c for c in CATEGORY_PRIORITY if c in present)
+    return TriageResult(
+        urgent=True,
+        category=categories[0],
+        message=_compose_message(categories),
+        matched=tuple(r.name for r in fired),
+        categories=categories,
+        evidence=tuple(evidence),
+    )
+
+
+def triage(text: str) -> TriageResult:
+    """Triage one patient message for red-flag (emergency) features."""
+    return _decide(extract_findings(text or ""))
+
+
+def _user_turns(messages: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [str(m.get("content") or "") for m in messages
+            if str(m.get("role", "user")).lower() == "user"]
+
+
+def triage_conversation(messages: list[dict]) -> TriageResult:
+    """Triage the latest user turn, using earlier user turns as context.
+
+    The latest turn is judged on its own first. If it is not urgent alone,
+    up to three earlier user turns are added as context (e.g. "my baby is
+    5 weeks old" then "now she feels burning hot"); a rule then fires only
+    if at least one currently reported finding comes from the latest turn,
+    so an old emergency is not re-announced on every later question.
+    """
+    turns = _user_turns(messages)
+    if not turns:
+        return NOT_URGENT
+    latest = triage(turns[-1])
+    if latest.urgent or len(turns) == 1:
+        return latest
+    window = turns[-(_CONTEXT_TURNS + 1):]
+    findings: list[Finding] = []
+    for index, turn in enumerate(window):
+        findings.extend(extract_findings(turn, source=index))
+    return _decide(findings, latest=len(window) - 1)

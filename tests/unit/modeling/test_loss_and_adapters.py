@@ -1,0 +1,44 @@
+import pytest
+import torch
+from conftest import tiny_cfg
+
+from medqa.config import ModelConfig
+from medqa.data.formatting import encode_example
+from medqa.data.schema import Example
+from medqa.errors import AdapterMismatchError, ModelLoadError
+from medqa.modeling.adapters import load_adapters
+from medqa.modeling.loading import load_base, resolve_base
+from medqa.modeling.loss import answer_loss_sum, collate
+
+
+def test_head_on_trained_positions_matches_full_loss(tiny_model, tokenizer):
+    model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    rows = [encode_example(tok, Example(question=f"Question {i} about my knee?", answer="Answer " * (i + 3)), None, 256)
+            for i in range(3)]
+    batch = collate(rows, tok.pad_token_id)
+    total, n = answer_loss_sum(model, **batch)
+    reference = model(**batch).loss  # transformers' shifted cross-entropy over all positions
+    assert n == sum(sum(1 for t in r.labels[1:] if t != -100) for r in rows)
+    assert torch.allclose(total / n, reference, atol=1e-5)
+
+
+def test_unknown_base_and_missing_gguf_fail_clearly(tmp_path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        resolve_base("no-such-model")
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        resolve_base(str(tmp_path / "x.gguf"))
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ModelLoadError, match="config.json"):
+        resolve_base(str(tmp_path / "folder"))
+
+
+def test_adapter_for_another_base_is_refused(tiny_model, tiny_model_other, prepared_small, tmp_path):
+    from medqa.training.trainer import run_training
+
+    cfg = tiny_cfg(tiny_model, tmp_path / "run", "train.max_steps=1")
+    run_training(cfg, prepared_small, progress=False)
+    other, _, _ = load_base(ModelConfig(base=str(tiny_model_other)))
+    with pytest.raises(AdapterMismatchError, match="another base"):
+        load_adapters(other, {"a": str(tmp_path / "run")})
+    same, _, _ = load_base(ModelConfig(base=str(tiny_model)))
+    assert "a" in load_adapters(same, {"a": str(tmp_path / "run")}).peft_config

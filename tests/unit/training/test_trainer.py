@@ -1,0 +1,53 @@
+import json
+
+import pytest
+from conftest import tiny_cfg
+
+from medqa.errors import TrainingError
+from medqa.training.checkpoints import list_checkpoints
+from medqa.training.trainer import run_training
+
+
+def _losses(run_dir):
+    return [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_training_writes_artifacts_and_is_reproducible(tiny_model, prepared_small, tmp_path):
+    a = run_training(tiny_cfg(tiny_model, tmp_path / "a"), prepared_small, progress=False)
+    b = run_training(tiny_cfg(tiny_model, tmp_path / "b"), prepared_small, progress=False)
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    assert a.val_loss == b.val_loss and a.val_loss is not None
+    for name in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json", "adapter/tokenizer.json",
+                 "run.json", "config.yaml", "provenance.json", "metrics.jsonl", "loss.png"):
+        assert (tmp_path / "a" / name).is_file(), name
+    meta = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert meta["base_fingerprint"]["hidden_size"] == 32 and meta["steps"] == 3
+
+
+def test_finished_run_is_not_overwritten_silently(tiny_model, prepared_small, tmp_path):
+    cfg = tiny_cfg(tiny_model, tmp_path / "r", "train.max_steps=1")
+    run_training(cfg, prepared_small, progress=False)
+    with pytest.raises(TrainingError, match="--overwrite"):
+        run_training(cfg, prepared_small, progress=False)
+
+
+def test_preflight_stops_when_no_answer_token_fits(tiny_model, prepared_small, tmp_path):
+    cfg = tiny_cfg(tiny_model, tmp_path / "p", "train.max_seq_len=16")
+    with pytest.raises(TrainingError, match="no trained answer token"):
+        run_training(cfg, prepared_small, progress=False)
+
+
+def test_resume_matches_uninterrupted_run(tiny_model, prepared_small, tmp_path):
+    full = tiny_cfg(tiny_model, tmp_path / "full", "train.max_steps=4", "lora.dropout=0.1")
+    run_training(full, prepared_small, progress=False)
+    part = tiny_cfg(tiny_model, tmp_path / "part", "train.max_steps=4", "lora.dropout=0.1")
+    # Simulate a crash after step 2: train, then drop everything after the step-2 checkpoint.
+    run_training(part, prepared_small, progress=False)
+    for ckpt in list_checkpoints(tmp_path / "part"):
+        if ckpt.name != "step-2":
+            import shutil
+
+            shutil.rmtree(ckpt)
+    (tmp_path / "part" / "run.json").unlink()
+    run_training(part, prepared_small, resume=True, progress=False)
+    assert _losses(tmp_path / "part") == _losses(tmp_path / "full")
