@@ -1,0 +1,33 @@
+"""End to end on the real embedded Gemma 3 270M: prepare → train two steps → eval → ask, through the CLI."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def medqa(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "medqa.cli", *args], capture_output=True, text=True, timeout=900)
+
+
+def test_embedded_pipeline(tmp_path, embedded_dir):
+    data, run = tmp_path / "data", tmp_path / "run"
+    res = medqa("prepare", "--output", str(data), "--max-rows", "40")
+    assert res.returncode == 0, res.stderr
+    res = medqa("train", "--data", str(data), "--output", str(run), "--quiet", "--set", "train.max_steps=2",
+                "--set", "train.batch_size=2", "--set", "train.eval_rows=2")
+    assert res.returncode == 0, res.stderr
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["base"] == "embedded" and meta["steps"] == 2
+    res = medqa("eval", "--data", str(data), "--adapter", str(run), "--splits", "test", "--limit", "3",
+                "--output", str(tmp_path / "eval"))
+    assert res.returncode == 0, res.stderr
+    losses = json.loads((tmp_path / "eval" / "metrics.json").read_text())["losses"]
+    assert set(losses) == {"base", "run"} and losses["base"]["test"]["rows"] == 3
+    res = medqa("ask", "I have a mild sore throat since yesterday, what can I do?", "--adapter", str(run),
+                "--max-new-tokens", "12", "--temperature", "0")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip()
