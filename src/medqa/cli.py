@@ -24,25 +24,71 @@ def _opt(key: str, value: Any) -> list[str]:
     return [] if value is None else [f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
 
 
-def _run_base(adapters: list[str]) -> str | None:
-    """The base recorded by the first medqa run folder among the adapters, if any."""
+def _run_defaults(adapters: list[str]) -> list[str]:
+    """Base model and system prompt of the first medqa run folder among the adapters: an adapter is used the
+    way it was trained unless flags say otherwise."""
+    import yaml
+
     for spec in adapters:
-        meta = Path(spec) / "run.json"
-        if meta.is_file():
-            return json.loads(meta.read_text()).get("base")
-    return None
+        cfg_path = Path(spec) / "config.yaml"
+        if (Path(spec) / "run.json").is_file() and cfg_path.is_file():
+            run_cfg = yaml.safe_load(cfg_path.read_text()) or {}
+            prompt = (run_cfg.get("prompt") or {}).get("system_prompt")
+            return _opt("model.base", run_cfg["model"]["base"]) + ([] if prompt is None else [
+                "prompt.system_prompt=" + json.dumps(prompt)])
+    return []
+
+
+def _source_spec(spec: str) -> dict[str, Any]:
+    """'PATH' or 'PATH,weight=2,group_field=focus' → a data.sources entry."""
+    import yaml
+
+    source, *options = spec.split(",")
+    entry: dict[str, Any] = {"source": source}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep:
+            raise MedqaError(f"--source {spec!r}: write options as key=value, e.g. {source},weight=2 or "
+                             f"{source},max_rows=5000")
+        entry[key.strip()] = yaml.safe_load(value) if value else ""
+    return entry
+
+
+def _prepare_overrides(args: argparse.Namespace) -> list[str]:
+    specs = [_source_spec(s) for s in args.source or []]
+    if len(specs) == 1 and len(specs[0]) == 1:
+        sources = _opt("data.source", specs[0]["source"])
+    else:
+        sources = [f"data.sources={json.dumps(specs)}"] if specs else []
+    return (sources + _opt("data.schema", args.schema) + _opt("data.question_field", args.question_field)
+            + _opt("data.answer_field", args.answer_field) + _opt("data.group_field", args.group_field)
+            + _opt("data.max_rows", args.max_rows) + _opt("data.workers", args.workers) + _opt("model.base", args.base))
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    from medqa.data.cleaning import describe_changes
     from medqa.data.prepare import run_prepare
     from medqa.modeling.loading import load_tokenizer, resolve_base
 
-    cfg = _config(args, _opt("data.source", args.source) + _opt("data.schema", args.schema)
-                  + _opt("data.question_field", args.question_field) + _opt("data.answer_field", args.answer_field)
-                  + _opt("data.max_rows", args.max_rows) + _opt("model.base", args.base))
+    cfg = _config(args, _prepare_overrides(args))
+    if args.eval_file or args.drop_contaminated:
+        cont = cfg.data.contamination
+        cfg.data.contamination = cont.model_copy(update={"eval_files": [*cont.eval_files, *args.eval_file],
+                                                         "drop": cont.drop or args.drop_contaminated})
     tok = None if args.no_token_stats else load_tokenizer(resolve_base(cfg.model.base), cfg.model)
-    res = run_prepare(cfg, args.output, tokenizer=tok)
-    print(f"prepared {res.rows_in} rows → {res.rows_out} (dropped: {dict(res.dropped) or 'none'}) in {res.output_dir}")
+    res = run_prepare(cfg, args.output, tokenizer=tok, keep_changes=max(3, args.show_changes))
+    if args.show_changes:
+        print(describe_changes(res.changes, args.show_changes))
+    print(f"prepared {res.rows_in} rows → {res.rows_out} (dropped: {dict(res.dropped) or 'none'}) in {res.output_dir}; "
+          f"see {res.output_dir / 'DATA_CARD.md'}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from medqa.data.inspection import inspect_prepared
+
+    color = sys.stdout.isatty() and not args.no_color
+    print(inspect_prepared(args.prepared_dir, args.n, args.split, args.base, color))
     return 0
 
 
@@ -50,7 +96,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from medqa.training.trainer import run_training
 
     cfg = _config(args, _opt("train.output_dir", args.output) + _opt("model.base", args.base)
-                  + _opt("model.quantization", args.quantization) + _opt("train.max_steps", args.max_steps))
+                  + _opt("model.quantization", args.quantization) + _opt("train.max_steps", args.max_steps)
+                  + (_opt("train.report_to", args.report_to) if args.report_to else []))
     res = run_training(cfg, args.data, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     print(f"trained {res.steps} steps in {res.train_seconds:.0f}s ({res.tokens_per_second:.0f} tokens/s); "
           f"train loss {res.final_train_loss:.3f}, validation loss {res.val_loss}; adapter in {res.run_dir}/adapter")
@@ -58,21 +105,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from medqa.evaluation.report import print_loss_table
-    from medqa.evaluation.runner import run_eval
+    from medqa.evaluation.report import build_tables, print_tables
+    from medqa.evaluation.runner import EvalSettings, run_eval
 
-    cfg = _config(args, _opt("model.base", args.base or _run_base(args.adapter)))
-    metrics = run_eval(cfg, args.data, args.adapter, tuple(args.splits), args.output, args.limit)
-    print_loss_table(metrics["losses"])
+    cfg = _config(args, _run_defaults(args.adapter) + _opt("model.base", args.base))
+    settings = EvalSettings(tasks=tuple(dict.fromkeys(args.task or ["loss"])), mcq_files=args.mcq_file,
+                            mcq_formats=args.mcq_format, max_new_tokens=args.max_new_tokens,
+                            temperature=args.temperature, batch_size=args.batch_size, seed=args.seed,
+                            cache=args.cache, progress=not args.quiet)
+    metrics = run_eval(cfg, args.data, args.adapter, tuple(args.splits), args.output, args.limit, settings)
+    print_tables(build_tables(metrics))
     if args.output:
-        print(f"metrics written to {Path(args.output) / 'metrics.json'}")
+        out = Path(args.output)
+        print(f"written: {out / 'metrics.json'}, {out / 'report.md'}, {out / 'report.html'}, {out / 'answers.jsonl'}")
     return 0
 
 
 def _generation_overrides(args: argparse.Namespace) -> list[str]:
     return (_opt("generation.max_new_tokens", args.max_new_tokens) + _opt("generation.temperature", args.temperature)
             + _opt("generation.top_p", args.top_p) + _opt("generation.seed", args.seed)
-            + _opt("model.base", args.base or _run_base(args.adapter)) + _opt("prompt.system_prompt", args.system))
+            + _run_defaults(args.adapter) + _opt("model.base", args.base) + _opt("prompt.system_prompt", args.system))
 
 
 def _session(args: argparse.Namespace) -> Any:
@@ -166,6 +218,60 @@ def _triage_file(path: Path, output: str | None) -> int:
     return 1 if bad else 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from medqa.serving.launch import parse_adapters, run_serve
+    from medqa.serving.settings import ServeSettings
+
+    adapters = parse_adapters(args.adapter)
+    cfg = _config(args, _run_defaults(list(adapters.values())) + _opt("model.base", args.base))
+    settings = ServeSettings.build(host=args.host, port=args.port, api_key=args.api_key, cors_origins=args.cors_origin,
+                                   max_input_tokens=args.max_input_tokens, max_tokens_cap=args.max_tokens_cap,
+                                   queue_size=args.queue_size, max_batch_size=args.max_batch_size,
+                                   max_body_bytes=args.max_body_bytes, log_messages=args.log_messages)
+    return run_serve(cfg, adapters, settings, engine=args.engine)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from medqa.artifacts.merge import run_merge
+
+    rep = run_merge(args.run_dir, args.output, args.tolerance, args.dtype)
+    print(f"merged into {rep['output']} ({rep['saved_dtype']}): max |logit difference| vs base + adapter "
+          f"{rep['max_abs_logit_diff']:.2e} <= {rep['tolerance']:g} over {rep['probe_tokens']} probe tokens; "
+          f"report {Path(rep['output']) / 'merge_report.json'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from medqa.artifacts.export_gguf import EXPORT_REPORT, run_export
+
+    rep = run_export(args.run_dir, args.format, args.quant, args.output, verify=not args.no_verify)
+    folder = Path(rep["file"]).parent
+    print(f"wrote {rep['file']} ({rep['bytes'] / 2**20:.1f} MiB, {args.quant}) and {folder / 'Modelfile'}")
+    if "all_positions_agreement" in rep:
+        print(f"verified: next-token agreement with the merged model {rep['all_positions_agreement']:.1%} of "
+              f"{rep['positions']} positions ({rep['last_token_agreement']:.0%} of prompt ends), max |logit "
+              f"difference| {rep['max_abs_logit_diff']:.3g}, tokenizer match {rep['tokenizer_ids_match']}; "
+              f"report {folder / EXPORT_REPORT}")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    import yaml
+
+    from medqa.artifacts.push import run_push
+
+    rep = run_push(args.run_dir, args.repo_id, args.private, args.dry_run, args.allow_pickle)
+    verb = "would upload" if rep["dry_run"] else "uploaded"
+    print(f"{verb} {len(rep['files'])} files ({rep['total_bytes'] / 2**20:.2f} MiB) from {rep['folder']} to "
+          f"{rep['repo_id']} ({'private' if rep['private'] else 'public'}):")
+    for f in rep["files"]:
+        print(f"  {f['bytes']:>12,}  {f['path']}")
+    print("model card metadata:\n" + yaml.safe_dump(rep["card_metadata"], sort_keys=False).rstrip())
+    if not rep["dry_run"]:
+        print(f"done: {rep['url']}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from medqa.config import load_config
 
@@ -195,15 +301,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="clean, deduplicate and split a QA data set")
     _common(p)
-    p.add_argument("--source", help="'embedded', a Hub dataset id or a .json/.jsonl/.csv/.parquet file")
+    p.add_argument("--source", action="append", metavar="SOURCE[,KEY=VALUE...]",
+                   help="'embedded', a Hub dataset id, a .json/.jsonl/.csv/.parquet file or a MedQuAD folder; repeat "
+                        "to mix, with options such as weight=2, max_rows=5000, group_field=focus, schema=qa")
     p.add_argument("--output", default="data/prepared")
     p.add_argument("--schema", choices=["auto", "instruction", "qa", "messages"])
     p.add_argument("--question-field")
     p.add_argument("--answer-field")
+    p.add_argument("--group-field", help="rows with the same value of this field share a split")
     p.add_argument("--max-rows", type=int)
+    p.add_argument("--eval-file", action="append", default=[], metavar="FILE",
+                   help="evaluation file to check the training split against (n-gram overlap); repeatable")
+    p.add_argument("--drop-contaminated", action="store_true", help="drop training rows that overlap an eval file")
+    p.add_argument("--show-changes", type=int, default=0, metavar="N", help="print N before/after pairs per rule")
+    p.add_argument("--workers", type=int, help="processes that clean rows (default: by input size)")
     p.add_argument("--base", help="model whose tokenizer measures lengths (default: embedded)")
     p.add_argument("--no-token-stats", action="store_true")
     p.set_defaults(fn=cmd_prepare)
+
+    p = sub.add_parser("inspect", help="show prepared training examples exactly as the model sees them")
+    p.add_argument("prepared_dir")
+    p.add_argument("-n", type=int, default=3, help="number of examples")
+    p.add_argument("--split", default="train", choices=["train", "validation", "test"])
+    p.add_argument("--base", help="tokenizer to use (default: the folder's model.base)")
+    p.add_argument("--no-color", action="store_true")
+    p.set_defaults(fn=cmd_inspect)
 
     p = sub.add_parser("train", help="fine-tune a LoRA adapter on a prepared folder")
     _common(p)
@@ -214,17 +336,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int)
     p.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
+    p.add_argument("--report-to", action="append", choices=["tensorboard", "wandb", "mlflow"],
+                   help="trackers besides metrics.jsonl (default: tensorboard)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_train)
 
-    p = sub.add_parser("eval", help="loss and perplexity of the base and each adapter")
+    p = sub.add_parser("eval", help="compare the base and each adapter: loss, free-text QA, multiple choice, safety")
     _common(p)
-    p.add_argument("--data", default="data/prepared")
+    p.add_argument("--task", action="append", choices=["loss", "freetext", "mcq", "safety"],
+                   help="repeatable (default: loss)")
+    p.add_argument("--data", default="data/prepared", help="prepared folder, or a data file for loss/freetext")
     p.add_argument("--adapter", action="append", default=[])
     p.add_argument("--base")
-    p.add_argument("--splits", nargs="+", default=["validation", "test"])
-    p.add_argument("--limit", type=int, help="rows per split")
-    p.add_argument("--output", help="folder for metrics.json")
+    p.add_argument("--splits", nargs="+", default=["validation", "test"], help="loss task splits")
+    p.add_argument("--mcq-file", action="append", default=[], help="benchmark file or MMLU folder (repeatable)")
+    p.add_argument("--mcq-format", action="append", default=[], choices=["pubmedqa", "medmcqa", "mmlu", "medqa"],
+                   help="one for all --mcq-file values or one per file (default: detected)")
+    p.add_argument("--limit", type=int, help="rows per split (loss); seeded stratified sample (freetext, mcq)")
+    p.add_argument("--max-new-tokens", type=int, help="answer length for freetext/safety (default generation's)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--batch-size", type=int, default=32, help="answers generated together")
+    p.add_argument("--seed", type=int, default=0, help="seed of --limit sampling and bootstrap CIs")
+    p.add_argument("--cache", help="generation cache JSONL (default OUTPUT/generations.jsonl)")
+    p.add_argument("--output", help="folder for metrics.json, report.md, report.html, answers.jsonl")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_eval)
 
     p = sub.add_parser("ask", help="answer one question (streamed)")
@@ -250,6 +385,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="JSONL file of objects with a 'text' field")
     p.add_argument("--output", help="where --input results go (default: stdout)")
     p.set_defaults(fn=cmd_triage)
+
+    p = sub.add_parser("serve", help="OpenAI-compatible server and web chat page for the base and adapters")
+    _common(p)
+    p.add_argument("--adapter", action="append", default=[], metavar="[NAME=]RUN",
+                   help="run folder, adapter folder or Hub id, served as model NAME (default: its folder name)")
+    p.add_argument("--base", help="base model (default: the first adapter's)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $MEDQA_API_KEY, else none)")
+    p.add_argument("--engine", choices=["medqa", "vllm"], default="medqa",
+                   help="vllm: run (or print) the equivalent `vllm serve --enable-lora` command")
+    p.add_argument("--max-input-tokens", type=int)
+    p.add_argument("--max-tokens-cap", type=int, help="largest max_tokens a request may ask for")
+    p.add_argument("--queue-size", type=int, help="waiting requests before 429")
+    p.add_argument("--max-batch-size", type=int)
+    p.add_argument("--max-body-bytes", type=int)
+    p.add_argument("--cors-origin", action="append", help="allow this browser origin (default: CORS off)")
+    p.add_argument("--log-messages", action="store_true", help="log message text (health data; off by default)")
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("merge", help="merge a run's adapter into its base and save safetensors (verified)")
+    p.add_argument("run_dir", help="a finished `medqa train` run folder")
+    p.add_argument("--output", help="folder for the merged model (default RUN_DIR/merged)")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |logit difference| (float32)")
+    p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                   help="dtype of the saved weights (verification always runs in float32)")
+    p.set_defaults(fn=cmd_merge)
+
+    p = sub.add_parser("export", help="export the merged model as GGUF (llama.cpp, Ollama) with a Modelfile")
+    p.add_argument("run_dir", help="a finished `medqa train` run folder (merged first if needed)")
+    p.add_argument("--format", default="gguf", help="gguf (the only format so far)")
+    p.add_argument("--quant", default="f16", help="f16 or q8_0")
+    p.add_argument("--output", help=".gguf file (default RUN_DIR/export-QUANT/model.gguf)")
+    p.add_argument("--no-verify", action="store_true", help="skip loading the GGUF back to compare predictions")
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("push", help="upload a run's adapter and model card to the Hugging Face Hub")
+    p.add_argument("run_dir", help="a finished `medqa train` run folder")
+    p.add_argument("repo_id", help="user-or-org/name on the Hub")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--dry-run", action="store_true", help="list files, sizes and card metadata; no network")
+    p.add_argument("--allow-pickle", action="store_true", help="upload .bin/.pt/.pkl files too (unsafe to load)")
+    p.set_defaults(fn=cmd_push)
 
     p = sub.add_parser("validate-config", help="check a YAML config and report every problem")
     p.add_argument("file")

@@ -25,19 +25,110 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class CleaningConfig(StrictModel):
+    """Text rules in the order they run (see medqa.data.cleaning); set one to false to switch it off."""
+
+    mojibake: bool = Field(True, description="repair UTF-8 read as Windows-1252 ('â€™' → '’')")
+    apostrophes: bool = Field(True, description="restore apostrophes lost as '??' ('I??e been' → \"I've been\")")
+    html: bool = Field(True, description="decode HTML entities and drop simple tags (<br>, <p>)")
+    control_chars: bool = Field(True, description="drop control, zero-width and replacement characters")
+    chatdoctor: bool = Field(True, description="'Chat Doctor' greetings, sign-offs and mentions")
+    invented_turn: bool = Field(True, description="cut an answer where it runs on into an invented 'Patient:' turn")
+    prompt_echo: bool = Field(True, description="generation prompts echoed in an answer ('Please generate a dialogue …')")
+    ai_disclaimer: bool = Field(True, description="'As an AI language model …' sentences in answers")
+    greetings: bool = Field(True, description="greetings/thanks at the start of an answer")
+    closings: bool = Field(True, description="closings and signatures at the end of an answer")
+    emails: bool = Field(True, description="e-mail addresses → [email]")
+    urls: bool = Field(True, description="links and bare domains → [url]")
+    phones: bool = Field(True, description="phone numbers (9+ digits) → [phone]; doses, dates, BP kept")
+    names: bool = Field(True, description="names after Dr./Mr./Mrs./Ms./Prof. → 'Dr. [name]'")
+    punctuation: bool = Field(True, description="mend debris left by removals (orphan commas, empty brackets)")
+    whitespace: bool = Field(True, description="collapse spaces and blank lines")
+
+
+class LengthFilterConfig(StrictModel):
+    """Row length limits in tokens of the chosen tokenizer (words when prepare runs without one)."""
+
+    enabled: bool = True
+    min_question_tokens: int | None = Field(None, ge=0)
+    max_question_tokens: int | None = Field(512, gt=0, description="question plus earlier turns")
+    min_answer_tokens: int | None = Field(None, ge=0)
+    max_answer_tokens: int | None = Field(1024, gt=0)
+
+
+class LanguageConfig(StrictModel):
+    """Drop rows not in `language`: a cheap English check (share of ASCII letters and of common stopwords)."""
+
+    enabled: bool = True
+    language: Literal["en"] = "en"
+    min_ascii_letter_share: float = Field(0.9, ge=0.0, le=1.0, description="of all letters")
+    min_stopword_share: float = Field(0.1, ge=0.0, le=1.0, description="of all words")
+    min_words: int = Field(6, ge=1, description="shorter texts are too short to judge and are kept")
+
+
+class NearDupConfig(StrictModel):
+    """MinHash/LSH over word shingles of question + answer; later rows this similar to a kept row are dropped."""
+
+    enabled: bool = True
+    threshold: float = Field(0.8, gt=0.0, le=1.0, description="estimated Jaccard similarity")
+    shingle_words: int = Field(3, ge=1, le=10)
+    num_perm: int = Field(64, ge=8, le=512)
+    seed: int = 1
+
+
+class ContaminationConfig(StrictModel):
+    """Word n-gram overlap of training rows with evaluation files (any format medqa reads, or CSV/JSON)."""
+
+    eval_files: list[str] = Field(default_factory=list)
+    ngram: int = Field(13, ge=3, le=50)
+    drop: bool = Field(False, description="drop overlapping training rows instead of only reporting them")
+
+
+class SourceConfig(StrictModel):
+    """One source of a mix: a weight (share of the mix) or a row cap, and its own schema mapping."""
+
+    source: str
+    weight: float | None = Field(None, gt=0.0)
+    max_rows: int | None = Field(None, gt=0)
+    schema_: Literal["auto", "instruction", "qa", "messages"] = Field("auto", alias="schema")
+    question_field: str | None = None
+    answer_field: str | None = None
+    group_field: str | None = None
+    hub_split: str = "train"
+    license: str | None = Field(None, description="recorded in the data card; known sources are filled in")
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _weight_or_cap(self) -> SourceConfig:
+        if self.weight is not None and self.max_rows is not None:
+            raise ValueError(f"source {self.source!r}: give weight or max_rows, not both")
+        return self
+
+
 class DataConfig(StrictModel):
-    source: str = Field(EMBEDDED, description="'embedded', a Hub dataset id, or a local .json/.jsonl/.csv/.parquet file")
+    source: str = Field(EMBEDDED, description="'embedded', a Hub dataset id, a local .json/.jsonl/.csv/.parquet "
+                        "file or a MedQuAD folder")
+    sources: list[SourceConfig] = Field(default_factory=list, description="a mix; when given, replaces `source`")
     hub_split: str = "train"
     schema_: Literal["auto", "instruction", "qa", "messages"] = Field("auto", alias="schema")
     question_field: str | None = None
     answer_field: str | None = None
-    max_rows: int | None = Field(None, gt=0)
+    group_field: str | None = Field(None, description="rows sharing this field's value share a split")
+    max_rows: int | None = Field(None, gt=0, description="rows read (with weighted sources: size of the mix)")
     min_question_words: int = Field(3, ge=0)
     min_answer_words: int = Field(5, ge=0)
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     split_salt: str = "medqa"
     max_bad_fraction: float = Field(0.5, ge=0.0, le=1.0, description="fail when more rows than this are malformed")
+    workers: int | None = Field(None, ge=0, le=32, description="processes that clean rows; None: 0 for inputs "
+                                "under 8 MB, else one per spare core (at most 3)")
+    cleaning: CleaningConfig = CleaningConfig()
+    length: LengthFilterConfig = LengthFilterConfig()
+    language: LanguageConfig = LanguageConfig()
+    near_dup: NearDupConfig = NearDupConfig()
+    contamination: ContaminationConfig = ContaminationConfig()
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
@@ -45,7 +136,17 @@ class DataConfig(StrictModel):
     def _fractions(self) -> DataConfig:
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ValueError("val_fraction + test_fraction must be below 1 so that rows remain for training")
+        weighted = [s.weight is not None for s in self.sources]
+        if any(weighted) and not all(weighted):
+            raise ValueError("data.sources: give every source a weight, or none (use max_rows caps instead)")
         return self
+
+    def source_list(self) -> list[SourceConfig]:
+        """The sources of this run: `sources` when given, else the single `source` with the top-level mapping."""
+        if self.sources:
+            return list(self.sources)
+        return [SourceConfig(source=self.source, schema=self.schema_, question_field=self.question_field,
+                             answer_field=self.answer_field, group_field=self.group_field, hub_split=self.hub_split)]
 
 
 class ModelConfig(StrictModel):
@@ -84,7 +185,9 @@ class TrainConfig(StrictModel):
     save_every: int = Field(100, gt=0)
     keep_checkpoints: int = Field(2, gt=0)
     gradient_checkpointing: bool = False
-    log_every: int = Field(1, gt=0)
+    early_stopping_patience: int | None = Field(None, gt=0, description="stop after this many evaluations without "
+                                                "a better validation loss")
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = ["tensorboard"]
     seed: int = 42
 
 

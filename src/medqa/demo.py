@@ -14,7 +14,7 @@ from typing import Any
 
 from medqa.config import MedqaConfig
 
-DEMO_STEPS = 24
+DEMO_STEPS = 20
 DEMO_OVERRIDES = {  # a short, brisk run: few steps, so a higher learning rate and a short warm-up
     "learning_rate": 4e-4, "warmup_steps": 3, "eval_rows": 16, "save_every": 1000,
 }

@@ -1,86 +1,190 @@
-"""Cleaning rules: pure text → text functions, each with a name so that `stats.json` can count what it changed.
+"""Cleaning rules: named, pure text → text functions, so `stats.json` can count what each one changed.
 
-The reference recipe stripped URLs and "Chat Doctor" tokens with bare substitutions and left debris such
-as "Welcome to ," behind. Here a whole greeting clause that mentions the site is removed, a mention inside a
-sentence becomes "a doctor", and orphaned punctuation is tidied afterwards.
+    medqa prepare --source hcm.jsonl --show-changes 3
+
+Rules run in the order of `RULES`; each can be switched off with `data.cleaning.<name>: false`. Rules whose
+scope is "answer" touch only the answer (boilerplate, generation artefacts); the others also clean the
+question and earlier turns. The rules themselves live with their kind: medqa.data.repair (encoding),
+medqa.data.boilerplate (site name, greetings, closings), medqa.data.artefacts (generated text) and
+medqa.data.privacy (personal data). `CleaningLog` counts changes and keeps a few before/after pairs per rule.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
-_CD = r"chat\s*-?\s*doctor(?:\.com)?(?:\s+forum)?"
-_URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s)\]>]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|co\.uk)(?:/[^\s)\]>]*)?\b", re.I)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_CD_GREETING = re.compile(
-    rf"(?:(?:hi|hello|dear|hey)(?:\s+there)?[\s,.!]*)?"
-    rf"(?:(?:thanks?(?:\s+you)?|thank\s+you)\s+for\s+[^.!?\n]{{0,60}}?\b(?:on|in|to|at|with|using)\s+{_CD}"
-    rf"|welcome\s+to\s+{_CD}"
-    rf"|i\s+am\s+(?:dr\.?\s+)?{_CD}(?:\s+(?:and|,)?\s*i\s+will\s+[^.!?\n]*)?)[\s.,!:;-]*",
-    re.I,
-)
-_CD_ARTICLE = re.compile(rf"\b(a|an|the|your)\s+{_CD}\b", re.I)
-_CD_SIGNOFF = re.compile(rf"(?:(?:thanks\s+(?:and|&)\s+)?regards|best\s+wishes|take\s+care|thanks?)[\s,.]*(?:dr\.?\s+)?{_CD}[.!]?", re.I)
-_CD_ANY = re.compile(rf"\b(?:dr\.?\s+)?{_CD}\b[.,]?", re.I)
+from medqa.data.artefacts import cut_invented_turn, remove_ai_disclaimers, remove_prompt_echo
+from medqa.data.boilerplate import remove_chatdoctor, remove_closings, remove_greetings
+from medqa.data.privacy import replace_emails, replace_names, replace_phones, replace_urls
+from medqa.data.repair import decode_html, fix_mojibake, remove_control_chars, restore_apostrophes
+from medqa.data.schema import Example
+
+Scope = Literal["both", "answer"]
+SAMPLE_CHARS = 4000  # longer before/after texts are cut in the log
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
     fn: Callable[[str], str]
+    scope: Scope = "both"
 
 
-def remove_urls(text: str) -> str:
-    return _URL.sub("", text)
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+_SPACE_BEFORE = re.compile(r"(?<![ \t])[ \t]+([,.;:!?])")  # the lookbehind keeps long runs of spaces linear
+_REPEATED = re.compile(r"([,;:])(?:\s*[,;:])+")
+_COMMA_END = re.compile(r",\s*([.!?])")
+_LINE_START = re.compile(r"(?m)^[ \t,.;:!-]+(?=\w)")
+_BAD_START = frozenset(" \t,.;:!-")
+_GLUED = re.compile(r"\.(?=[A-Z][a-z])")  # "pain.Patient": sentences a generator glued together
 
 
-def remove_emails(text: str) -> str:
-    return _EMAIL.sub("", text)
+def _has_debris(t: str) -> bool:
+    """Cheap check for what the fixes below mend (unrolled `in` tests: this runs on every text)."""
+    return (" ," in t or " ." in t or " ;" in t or " :" in t or " !" in t or " ?" in t or "\t" in t or ",," in t
+            or ",." in t or ";," in t or ",;" in t or ":," in t or ",:" in t or "(" in t and ("()" in t or "( " in t)
+            or "[" in t and ("[]" in t or "[ " in t) or t[:1] in _BAD_START or "\n" in t and _LINE_START.search(t)
+            is not None)
 
 
-def remove_chatdoctor(text: str) -> str:
-    text = _CD_GREETING.sub("", text)
-    text = _CD_SIGNOFF.sub("", text)
-    text = _CD_ARTICLE.sub(lambda m: "a doctor" if m.group(1).lower() in ("a", "an") else f"{m.group(1)} doctor", text)
-    return _CD_ANY.sub("", text)
+def _unglue(m: re.Match[str]) -> str:
+    before = m.string[max(0, m.start() - 2):m.start()]
+    return ". " if len(before) == 2 and before.isalpha() and before.islower() else "."
 
 
 def tidy_punctuation(text: str) -> str:
     """Mend the debris that removals leave: orphan commas, empty brackets, space before punctuation."""
-    text = re.sub(r"\(\s*\)|\[\s*\]", "", text)
-    text = re.sub(r"[ \t]+([,.;:!?])", r"\1", text)
-    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
-    text = re.sub(r",\s*([.!?])", r"\1", text)
-    text = re.sub(r"(?m)^[ \t,.;:!-]+(?=\w)", "", text)
-    return text
+    if not _has_debris(text):
+        return _GLUED.sub(_unglue, text)
+    text = _EMPTY_BRACKETS.sub("", text)
+    text = _SPACE_BEFORE.sub(r"\1", text)
+    text = _REPEATED.sub(r"\1", text)
+    text = _COMMA_END.sub(r"\1", text)
+    text = _LINE_START.sub("", text)
+    return _GLUED.sub(_unglue, text)
+
+
+_SPACES = re.compile(r"[ \t\f\v]+")
+_LINE_SPACES = re.compile(r" *\n *")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_WS_HINTS = ("  ", " \n", "\n ", "\n\n\n", "\t", "\r", "\u00a0", "\f", "\v")
 
 
 def normalise_whitespace(text: str) -> str:
+    if not any(h in text for h in _WS_HINTS):
+        return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
-    text = re.sub(r"[ \t\f\v]+", " ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = _SPACES.sub(" ", text)
+    text = _LINE_SPACES.sub("\n", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
+
+# Alias kept for callers of the first version of this module.
+remove_urls, remove_emails = replace_urls, replace_emails
 
 RULES: tuple[Rule, ...] = (
-    Rule("chatdoctor", remove_chatdoctor),  # first: "ChatDoctor.com" is a site name, not a link to keep
-    Rule("emails", remove_emails),  # before URLs, whose domain pattern would eat an address's tail
-    Rule("urls", remove_urls),
+    Rule("mojibake", fix_mojibake),  # repairs first, so that later patterns see real characters
+    Rule("apostrophes", restore_apostrophes),
+    Rule("html", decode_html),
+    Rule("control_chars", remove_control_chars),
+    Rule("chatdoctor", remove_chatdoctor),  # before URLs: "ChatDoctor.com" is a site name, not a link to keep
+    Rule("invented_turn", cut_invented_turn, "answer"),  # before closings: the cut exposes the real ending
+    Rule("prompt_echo", remove_prompt_echo, "answer"),
+    Rule("ai_disclaimer", remove_ai_disclaimers, "answer"),
+    Rule("greetings", remove_greetings, "answer"),
+    Rule("closings", remove_closings, "answer"),  # before names: a "Regards, Dr. X" signature goes whole
+    Rule("emails", replace_emails),  # before URLs, whose domain pattern would eat an address's tail
+    Rule("urls", replace_urls),
+    Rule("phones", replace_phones),
+    Rule("names", replace_names),
     Rule("punctuation", tidy_punctuation),
     Rule("whitespace", normalise_whitespace),
 )
+RULE_NAMES = tuple(r.name for r in RULES)
 
 
-def clean_text(text: str, rules: tuple[Rule, ...] = RULES, changed: dict[str, int] | None = None) -> str:
-    """Apply each rule in order; when `changed` is given, count the rules that altered the text."""
+def enabled_rules(switches: object) -> tuple[Rule, ...]:
+    """The rules whose switch (an attribute of `data.cleaning`, e.g. CleaningConfig) is on."""
+    return tuple(r for r in RULES if getattr(switches, r.name, True))
+
+
+@dataclass
+class CleaningLog:
+    """What the rules did: counts per rule and up to `keep` (before, after) pairs per rule or drop reason."""
+
+    keep: int = 3
+    changed: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def record(self, name: str, before: str, after: str) -> None:
+        self.changed[name] = self.changed.get(name, 0) + 1
+        self.sample(name, before, after)
+
+    def sample(self, name: str, before: str, after: str) -> None:
+        pairs = self.samples.setdefault(name, [])
+        if len(pairs) < self.keep:
+            pairs.append((before[:SAMPLE_CHARS], after[:SAMPLE_CHARS]))
+
+    def merge(self, other: CleaningLog) -> None:
+        """Add another log's counts and samples (from a worker process) to this one."""
+        for name, count in other.changed.items():
+            self.changed[name] = self.changed.get(name, 0) + count
+        for name, pairs in other.samples.items():
+            for before, after in pairs:
+                self.sample(name, before, after)
+
+
+def change_excerpt(before: str, after: str, context: int = 60) -> tuple[str, str]:
+    """The changed region of a before/after pair with `context` characters around it ("…" marks cuts)."""
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    end = 0
+    while end < min(len(before), len(after)) - start and before[-1 - end] == after[-1 - end]:
+        end += 1
+    lo = max(0, start - context)
+
+    def cut(text: str) -> str:
+        hi = min(len(text), len(text) - end + context)
+        return ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
+
+    return cut(before), cut(after)
+
+
+def describe_changes(samples: dict[str, list[tuple[str, str]]], n: int) -> str:
+    """Up to `n` before/after pairs per rule or drop reason, as text for the terminal."""
+    lines = [] if samples else ["(no rule changed a text and no row was dropped)"]
+    for name, pairs in samples.items():
+        lines.append(f"== {name} ==")
+        for before, after in pairs[:n]:
+            b, a = change_excerpt(before, after) if after != "(dropped)" else (before[:300], after)
+            lines += [f"  - before: {b!r}", f"    after:  {a!r}"]
+    return "\n".join(lines)
+
+
+def clean_text(text: str, rules: tuple[Rule, ...] = RULES, changed: dict[str, int] | None = None,
+               log: CleaningLog | None = None) -> str:
+    """Apply each rule in order; `changed` counts the rules that altered the text, `log` also keeps examples."""
     for rule in rules:
         new = rule.fn(text)
-        if changed is not None and new != text:
-            changed[rule.name] = changed.get(rule.name, 0) + 1
+        if new != text:
+            if changed is not None:
+                changed[rule.name] = changed.get(rule.name, 0) + 1
+            if log is not None:
+                log.record(rule.name, text, new)
         text = new
     return text
+
+
+def clean_example(ex: Example, rules: tuple[Rule, ...] = RULES, log: CleaningLog | None = None) -> Example:
+    """Clean question, answer and earlier turns; answer-scope rules touch the answer only."""
+    both = tuple(r for r in rules if r.scope == "both")
+    history = tuple((role, clean_text(t, rules if role == "assistant" else both)) for role, t in ex.history)
+    return Example(clean_text(ex.question, both, log=log), clean_text(ex.answer, rules, log=log), ex.system, history,
+                   ex.id, ex.topic, ex.statements, ex.group, ex.source)
 
 
 def normalise_key(text: str) -> str:

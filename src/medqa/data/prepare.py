@@ -1,15 +1,18 @@
-"""`medqa prepare`: raw rows → cleaned, deduplicated, split JSONL with statistics.
+"""`medqa prepare`: raw rows → cleaned, deduplicated, split JSONL with statistics and a data card.
 
     medqa prepare --source embedded --output data/prepared
+    medqa prepare --source a.jsonl,weight=2 --source ../shared/data/medquad,weight=1 --eval-file mmlu.csv
 
-Steps: read (streaming) → map schema → clean → filter → deduplicate → split → write → describe. Malformed rows
-go to `quarantine.jsonl` with their source line and reason; the run fails only when their share passes
-`data.max_bad_fraction`. The output folder is written beside the target and renamed into place at the end.
+Steps: plan the sources (caps or weights) → read (streaming) → map schema → clean (named rules) → per-row
+filters (empty, short, language) → in chunks: token lengths and length filter → exact and near duplicates
+→ split (by group or question) → contamination check of training rows → write → describe (`stats.json`,
+`DATA_CARD.md`, length histograms). Malformed rows go to `quarantine.jsonl` with their source line and
+reason; the run fails only when their share passes `data.max_bad_fraction`. The output folder is written
+beside the target and renamed into place at the end, so a failed run leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -19,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from medqa.config import MedqaConfig
-from medqa.data.cleaning import clean_text, normalise_key
-from medqa.data.schema import Example, RowError, to_example
-from medqa.data.sources import iter_rows
-from medqa.data.splits import SPLITS, assign_split
+from medqa.data.mixing import SourcePlan, plan_sources
+from medqa.data.pipeline import RunState, chunks, process_chunk, read_examples
+from medqa.data.schema import Example
+from medqa.data.splits import SPLITS
 from medqa.errors import DataError
 
 
@@ -34,71 +37,51 @@ class PrepareResult:
     dropped: Counter = field(default_factory=Counter)
     changed: dict[str, int] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # before/after pairs per rule or drop
 
 
-def _words(text: str) -> int:
-    return len(text.split())
+def _counter(cfg: MedqaConfig, tokenizer: Any) -> Any:
+    from medqa.data.lengths import PieceCounter, WordCounter
+
+    if tokenizer is None:
+        return WordCounter()
+    from medqa.data.formatting import system_prompt
+
+    return PieceCounter(tokenizer, system_prompt(cfg.prompt.system_prompt))
 
 
-def _drop_reason(ex: Example, cfg: MedqaConfig) -> str | None:
-    if not ex.question.strip():
-        return "empty_question"
-    if not ex.answer.strip():
-        return "empty_answer"
-    if _words(ex.question) < cfg.data.min_question_words:
-        return "short_question"
-    if _words(ex.answer) < cfg.data.min_answer_words:
-        return "short_answer"
-    return None
+def _eval_index(cfg: MedqaConfig, state: RunState) -> None:
+    files = cfg.data.contamination.eval_files
+    if files:
+        from medqa.data.contamination import build_eval_index
+
+        state.eval_index = build_eval_index(files, cfg.data.contamination.ngram)
 
 
-def _clean(ex: Example, changed: dict[str, int]) -> Example:
-    return Example(question=clean_text(ex.question, changed=changed), answer=clean_text(ex.answer, changed=changed),
-                   system=ex.system, history=tuple((r, clean_text(t)) for r, t in ex.history), id=ex.id,
-                   topic=ex.topic, statements=ex.statements)
+def _process_rows(cfg: MedqaConfig, plans: list[SourcePlan], out: Path, tokenizer: Any, keep: int) -> RunState:
+    from medqa.data.cleaning import CleaningLog
 
-
-def _pair_key(ex: Example) -> bytes:
-    return hashlib.blake2b(f"{normalise_key(ex.question)}\x00{normalise_key(ex.answer)}".encode(), digest_size=16).digest()
-
-
-def _process_rows(cfg: MedqaConfig, out: Path, result: PrepareResult) -> None:
-    seen: set[bytes] = set()
-    handles = {s: (out / f"{s}.jsonl").open("w", encoding="utf-8") for s in SPLITS}
-    quarantine = (out / "quarantine.jsonl").open("w", encoding="utf-8")
+    # errors="replace": a lone surrogate from a JSON escape must not stop the write
+    handles = {s: (out / f"{s}.jsonl").open("w", encoding="utf-8", errors="replace") for s in SPLITS}
+    quarantine = (out / "quarantine.jsonl").open("w", encoding="utf-8", errors="replace")
     try:
-        for raw in iter_rows(cfg.data.source, cfg.data.hub_split):
-            if cfg.data.max_rows and result.rows_in >= cfg.data.max_rows:
-                break
-            result.rows_in += 1
-            try:
-                if raw.error:
-                    raise RowError(raw.error)
-                ex = to_example(raw.fields or {}, cfg.data.schema_, cfg.data.question_field, cfg.data.answer_field)
-            except RowError as err:
-                result.dropped["malformed"] += 1
-                quarantine.write(json.dumps({"source": raw.source, "line": raw.line, "reason": str(err)}) + "\n")
-                continue
-            ex = _clean(ex, result.changed)
-            reason = _drop_reason(ex, cfg)
-            key = _pair_key(ex)
-            if reason is None and key in seen:
-                reason = "duplicate"
-            if reason:
-                result.dropped[reason] += 1
-                continue
-            seen.add(key)
-            split = assign_split(ex.question, cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_salt)
-            handles[split].write(json.dumps(ex.to_json(), ensure_ascii=False) + "\n")
-            result.rows_out[split] += 1
+        state = RunState(cfg, _counter(cfg, tokenizer), handles, quarantine, CleaningLog(keep=keep))
+        _eval_index(cfg, state)
+        for chunk in chunks(read_examples(plans, state)):
+            process_chunk(state, chunk)
     finally:
         for h in (*handles.values(), quarantine):
             h.close()
+    return state
+
+
+def _sources_label(cfg: MedqaConfig) -> str:
+    return ", ".join(s.source for s in cfg.data.source_list())
 
 
 def _check_outcome(cfg: MedqaConfig, result: PrepareResult) -> None:
     if result.rows_in == 0:
-        raise DataError(f"{cfg.data.source} holds no rows: give a data file with question/answer rows")
+        raise DataError(f"{_sources_label(cfg)} holds no rows: give a data file with question/answer rows")
     bad = result.dropped["malformed"] / result.rows_in
     if bad > cfg.data.max_bad_fraction:
         raise DataError(f"{result.dropped['malformed']} of {result.rows_in} rows are malformed ({bad:.0%} > "
@@ -117,35 +100,73 @@ def read_split(prepared_dir: Path, split: str) -> list[Example]:
         return [Example.from_json(json.loads(line)) for line in fh if line.strip()]
 
 
-def _describe(cfg: MedqaConfig, out: Path, result: PrepareResult, tokenizer: Any) -> None:
-    from medqa.runs import save_resolved_config, write_json
-    from medqa.data.formatting import system_prompt
+def _source_stats(plans: list[SourcePlan], state: RunState) -> list[dict[str, Any]]:
+    from medqa.data.datacard import license_for
 
+    out = []
+    for plan in plans:
+        tally = state.per_source.get(plan.index, Counter())
+        dropped = {k: v for k, v in tally.items() if k not in ("in", "out")}
+        out.append({"source": plan.cfg.source, "license": license_for(plan.cfg.source, plan.cfg.license),
+                    "weight": plan.cfg.weight, "max_rows": plan.cap, "rows_available": plan.available,
+                    "rows_in": tally["in"], "rows_out": tally["out"], "dropped": dropped})
+    return out
+
+
+def _is_medquad(source: str) -> bool:
+    from medqa.data.medquad import is_medquad_dir
+
+    return is_medquad_dir(Path(source))
+
+
+def _stats(cfg: MedqaConfig, result: PrepareResult, state: RunState, plans: list[SourcePlan]) -> dict[str, Any]:
+    data = cfg.data
     stats: dict[str, Any] = {
-        "source": cfg.data.source, "rows_in": result.rows_in, "rows_out": sum(result.rows_out.values()),
+        "source": _sources_label(cfg), "rows_in": result.rows_in, "rows_out": sum(result.rows_out.values()),
         "splits": result.rows_out, "dropped": dict(result.dropped), "dropped_total": sum(result.dropped.values()),
-        "changed_by_rule": result.changed,
+        "changed_by_rule": result.changed, "sources": _source_stats(plans, state),
+        "rules_off": [name for name, on in data.cleaning.model_dump().items() if not on],
+        "quarantined": result.dropped["malformed"], "encoding_fallbacks": dict(state.notes),
+        "lengths": {"unit": "words" if state.counter.method == "words" else "tokens", **state.counter.describe(),
+                    "filter": data.length.model_dump()},
+        "group_by": {p.cfg.source: p.cfg.group_field or ("document id (MedQuAD)" if _is_medquad(p.cfg.source) else None)
+                     for p in plans},
+        "rows_split_by_group": state.grouped, "rows_with_topic": sum(state.topics.values()),
     }
-    if tokenizer is not None:
-        from medqa.data.stats import token_stats
+    if state.near is not None:
+        stats["near_duplicates"] = {**data.near_dup.model_dump(), "bands": state.near.bands, "rows_per_band": state.near.rows}
+    if state.eval_index is not None:
+        stats["contamination"] = {**state.eval_index.to_json(), "train_rows_overlapping": state.contaminated,
+                                  "dropped": data.contamination.drop, "examples": state.contamination_samples}
+    if state.counter.method != "words":
+        stats["tokens"] = {s: state.lengths[s].summary(cfg.train.max_seq_len) for s in SPLITS}
+    return stats
 
-        stats["tokens"] = {s: token_stats(tokenizer, read_split(out, s), system_prompt(cfg.prompt.system_prompt), cfg.train.max_seq_len)
-                           for s in SPLITS}
-    result.stats = stats
-    write_json(out / "stats.json", stats)
+
+def _describe(cfg: MedqaConfig, out: Path, result: PrepareResult, state: RunState, plans: list[SourcePlan]) -> None:
+    from medqa.data.datacard import write_data_card
+    from medqa.runs import save_resolved_config, write_json
+
+    result.stats = _stats(cfg, result, state, plans)
+    write_json(out / "stats.json", result.stats)
+    write_data_card(out, result.stats, state)
     save_resolved_config(out, cfg)
 
 
-def run_prepare(cfg: MedqaConfig, output_dir: str | Path, tokenizer: Any = None) -> PrepareResult:
-    """Prepare `cfg.data.source` into `output_dir` (train/validation/test JSONL, stats.json, config.yaml)."""
+def run_prepare(cfg: MedqaConfig, output_dir: str | Path, tokenizer: Any = None, keep_changes: int = 3) -> PrepareResult:
+    """Prepare `cfg.data.source` (or the mix in `cfg.data.sources`) into `output_dir`: train/validation/test
+    JSONL, quarantine.jsonl, stats.json, DATA_CARD.md with length histograms, config.yaml."""
     output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
     result = PrepareResult(output_dir)
     try:
-        _process_rows(cfg, tmp, result)
+        plans = plan_sources(cfg.data)
+        state = _process_rows(cfg, plans, tmp, tokenizer, keep_changes)
+        result.rows_in, result.rows_out, result.dropped = state.rows_in, state.rows_out, state.dropped
+        result.changed, result.changes = state.log.changed, state.log.samples
         _check_outcome(cfg, result)
-        _describe(cfg, tmp, result, tokenizer)
+        _describe(cfg, tmp, result, state, plans)
         _replace_dir(tmp, output_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

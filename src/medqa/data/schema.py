@@ -6,7 +6,7 @@ Schemas: instruction/input/output (HealthCareMagic-100k, GenMedGPT-5k), question
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Schema = Literal["auto", "instruction", "qa", "messages"]
@@ -28,9 +28,15 @@ class Example:
     id: str | None = None
     topic: str | None = None
     statements: tuple[str, ...] = field(default_factory=tuple)
+    group: str | None = None  # rows sharing a group share a split (e.g. a MedQuAD document)
+    source: str | None = None  # the configured source the row came from, when several are mixed
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if v not in (None, (), [])}
+        out: dict[str, Any] = {"question": self.question, "answer": self.answer}
+        for key in ("system", "id", "topic", "group", "source"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
         if self.history:
             out["history"] = [list(t) for t in self.history]
         if self.statements:
@@ -42,7 +48,8 @@ class Example:
         return cls(
             question=obj["question"], answer=obj["answer"], system=obj.get("system"),
             history=tuple(tuple(t) for t in obj.get("history", [])), id=obj.get("id"),
-            topic=obj.get("topic"), statements=tuple(obj.get("statements", [])),
+            topic=obj.get("topic"), statements=tuple(obj.get("statements", [])), group=obj.get("group"),
+            source=obj.get("source"),
         )
 
 
@@ -75,14 +82,24 @@ def _first_key(fields: dict[str, Any], keys: tuple[str, ...]) -> str:
     raise RowError(f"missing field: one of {', '.join(keys)}")
 
 
+def _meta(fields: dict[str, Any], group_field: str | None) -> dict[str, Any]:
+    """Optional row metadata: id, topic (or MedQuAD's focus), statements and the split group."""
+    topic = next((fields[k] for k in ("topic", "focus") if isinstance(fields.get(k), str) and fields[k]), None)
+    group = fields.get(group_field or "group")
+    if group_field and group_field not in fields:
+        raise RowError(f"missing group field {group_field!r}")
+    statements = fields.get("statements")
+    return {"id": fields.get("id") if isinstance(fields.get("id"), str) else None, "topic": topic,
+            "statements": tuple(s for s in statements if isinstance(s, str)) if isinstance(statements, list) else (),
+            "group": str(group) if isinstance(group, (str, int)) and not isinstance(group, bool) else None}
+
+
 def to_example(fields: dict[str, Any], schema: Schema = "auto", question_field: str | None = None,
-               answer_field: str | None = None) -> Example:
+               answer_field: str | None = None, group_field: str | None = None) -> Example:
     """Turn one raw row into an Example, or raise RowError saying what is wrong with it."""
     if schema == "auto":
         schema = detect_schema(fields, question_field)
-    meta = {"id": fields.get("id") if isinstance(fields.get("id"), str) else None,
-            "topic": fields.get("topic") if isinstance(fields.get("topic"), str) else None,
-            "statements": tuple(s for s in fields.get("statements") or () if isinstance(s, str))}
+    meta = _meta(fields, group_field)
     if schema == "messages":
         return _from_messages(fields, meta)
     if schema == "instruction":
@@ -109,7 +126,7 @@ def _from_messages(fields: dict[str, Any], meta: dict[str, Any]) -> Example:
             raise RowError("each message must be an object with role and content")
         role = m.get("role", m.get("from"))
         content = m.get("content", m.get("value"))
-        role = {"human": "user", "gpt": "assistant", "model": "assistant"}.get(role, role)
+        role = {"human": "user", "gpt": "assistant", "model": "assistant"}.get(role, role) if isinstance(role, str) else None
         if role not in ("system", "user", "assistant") or not isinstance(content, str):
             raise RowError(f"message with role {role!r} is not a system/user/assistant text message")
         turns.append((role, content))

@@ -1,14 +1,18 @@
-"""Where rows come from: the embedded set, local files (.json, .jsonl, .csv, .parquet) or a Hub dataset id.
+"""Where rows come from: the embedded set, local files (.json, .jsonl, .csv, .parquet), a MedQuAD folder of
+XML files (medqa.data.medquad) or a Hub dataset id.
 
 Readers stream: each yields `RawRow`s one at a time, so a 100k-row file is never held twice. A row that
-cannot be parsed is yielded with an `error` instead of stopping the run; the caller quarantines it.
+cannot be parsed is yielded with an `error` instead of stopping the run; the caller quarantines it. Lines
+that are not UTF-8 are read as Windows-1252 (then Latin-1), and cleaning repairs what it can.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import files
@@ -29,6 +33,7 @@ class RawRow:
     line: int  # 1-based line (JSONL/CSV) or record number (JSON array, parquet, Hub)
     fields: dict[str, Any] | None
     error: str | None = None
+    note: str | None = None  # a repaired problem worth counting, e.g. a line that was not UTF-8
 
 
 def embedded_paths() -> list[Path]:
@@ -42,6 +47,13 @@ def iter_rows(source: str, hub_split: str = "train") -> Iterator[RawRow]:
             yield from _iter_jsonl(path)
         return
     path = Path(source)
+    if path.is_dir():
+        from medqa.data.medquad import is_medquad_dir, iter_medquad
+
+        if not is_medquad_dir(path):
+            raise DataError(f"{source} is a folder without MedQuAD XML files: pass a data file or a MedQuAD folder")
+        yield from iter_medquad(path)
+        return
     if path.exists():
         yield from _iter_local(path)
         return
@@ -71,14 +83,18 @@ def _decode(raw: bytes) -> tuple[str, str | None]:
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError:
-        # Keep the row (a latin-1 reading never fails) but say so; cleaning repairs what it can.
+        pass
+    # Keep the row but say so: most non-UTF-8 text in the wild is Windows-1252, and Latin-1 never fails.
+    try:
+        return raw.decode("cp1252"), "not valid UTF-8 (read as Windows-1252)"
+    except UnicodeDecodeError:
         return raw.decode("latin-1"), "not valid UTF-8 (read as Latin-1)"
 
 
 def _iter_jsonl(path: Path) -> Iterator[RawRow]:
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
-            text, _ = _decode(raw)
+            text, note = _decode(raw)
             if not text.strip():
                 continue
             try:
@@ -86,10 +102,13 @@ def _iter_jsonl(path: Path) -> Iterator[RawRow]:
             except json.JSONDecodeError as err:
                 yield RawRow(str(path), n, None, f"malformed JSON: {err.msg}")
                 continue
+            except RecursionError:
+                yield RawRow(str(path), n, None, "malformed JSON: nested too deeply")
+                continue
             if not isinstance(obj, dict):
                 yield RawRow(str(path), n, None, f"expected a JSON object, got {type(obj).__name__}")
                 continue
-            yield RawRow(str(path), n, obj)
+            yield RawRow(str(path), n, obj, note=note)
 
 
 def _iter_json(path: Path) -> Iterator[RawRow]:
@@ -98,36 +117,81 @@ def _iter_json(path: Path) -> Iterator[RawRow]:
     if not head.startswith(b"["):  # many ".json" files are JSON Lines (MedMCQA's dev.json is)
         yield from _iter_jsonl(path)
         return
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); fix the file or convert it "
-                        "to JSON Lines so that bad rows can be skipped one by one") from None
-    for n, obj in enumerate(data, start=1):
+    for line, obj in _stream_json_array(path):
         if isinstance(obj, dict):
-            yield RawRow(str(path), n, obj)
+            yield RawRow(str(path), line, obj)
         else:
-            yield RawRow(str(path), n, None, f"expected a JSON object, got {type(obj).__name__}")
+            yield RawRow(str(path), line, None, f"expected a JSON object, got {type(obj).__name__}")
+
+
+def _stream_json_array(path: Path, chunk_chars: int = 1 << 20) -> Iterator[tuple[int, Any]]:
+    """Yield (line, element) of a top-level JSON array without loading the whole array as Python objects."""
+    decoder = json.JSONDecoder()
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        buf, line, counted, eof = fh.read(chunk_chars), 1, 0, False  # `line` is the line of buf[counted]
+        pos = buf.index("[") + 1
+        while True:
+            while True:  # skip separators, reading more text when the buffer runs out
+                while pos < len(buf) and buf[pos] in " \t\r\n,":
+                    pos += 1
+                if pos < len(buf) or eof:
+                    break
+                more = fh.read(chunk_chars)
+                eof = not more
+                buf, line, pos, counted = buf[pos:] + more, line + buf.count("\n", counted, pos), 0, 0
+            if pos >= len(buf) or buf[pos] == "]":
+                return
+            try:
+                obj, end = decoder.raw_decode(buf, pos)
+            except (json.JSONDecodeError, RecursionError) as err:
+                more = "" if eof else fh.read(chunk_chars)
+                if not more:
+                    at = line + buf.count("\n", counted, pos)
+                    raise DataError(f"{path}: not valid JSON near line {at} ({getattr(err, 'msg', 'nested too deeply')}); "
+                                    "fix the file or convert it to JSON Lines so that bad rows can be skipped one by "
+                                    "one") from None
+                eof = False
+                buf, line, pos, counted = buf[pos:] + more, line + buf.count("\n", counted, pos), 0, 0
+                continue
+            line, counted = line + buf.count("\n", counted, pos), pos
+            yield line, obj
+            pos = end
+
+
+def _csv_lines(fh: io.TextIOBase) -> Iterator[str]:
+    for line in fh:
+        yield line.replace("\x00", "")  # the csv module refuses NUL bytes
 
 
 def _iter_csv(path: Path) -> Iterator[RawRow]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long answers are data, not an attack
     with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for n, row in enumerate(reader, start=2):
-            if None in row:  # more cells than header columns
-                yield RawRow(str(path), n, None, "row has more cells than the header")
+        reader = csv.DictReader(_csv_lines(fh))
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                yield RawRow(str(path), reader.line_num, None, f"malformed CSV: {err}")
                 continue
-            yield RawRow(str(path), n, dict(row))
+            if None in row:  # more cells than header columns
+                yield RawRow(str(path), reader.line_num, None, "row has more cells than the header")
+                continue
+            yield RawRow(str(path), reader.line_num, dict(row))
 
 
 def _iter_parquet(path: Path) -> Iterator[RawRow]:
     import pyarrow.parquet as pq
 
     n = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-        for obj in batch.to_pylist():
-            n += 1
-            yield RawRow(str(path), n, obj)
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+            for obj in batch.to_pylist():
+                n += 1
+                yield RawRow(str(path), n, obj)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"{path}: unreadable Parquet after {n} rows ({err}); re-export the file") from None
 
 
 def _iter_hub(dataset_id: str, split: str) -> Iterator[RawRow]:

@@ -1,25 +1,50 @@
-"""`medqa eval`: validation/test answer loss and perplexity of the base model and of base + each adapter.
+"""`medqa eval`: score the base model and base + each adapter on the chosen tasks, side by side.
 
-    medqa eval --data data/prepared --adapter runs/demo --output runs/demo/eval
+    medqa eval --data data/prepared --adapter runs/demo --task loss --task freetext --task safety \
+        --task mcq --mcq-file /data/mmlu-medical --limit 50 --output runs/demo/eval
 
-The base is loaded once; each adapter is attached by name and switched on in turn, so every model is scored
-on the same encoded rows.
+Tasks: `loss` (answer-token loss and perplexity on prepared splits, the default), `freetext` (generated answers
+against references), `mcq` (multiple-choice benchmarks by log-likelihood) and `safety` (patient-message probes,
+raw and through the safety policy). The base is loaded once; each adapter is attached by name and switched on in
+turn, so every model sees the same items. `--output` receives metrics.json (every number, the config, the
+evaluation settings and data hashes), answers.jsonl, generations.jsonl (the generation cache), report.md and a
+self-contained report.html.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medqa.config import MedqaConfig, config_to_dict
 from medqa.data.formatting import encode_examples, system_prompt
 from medqa.data.prepare import read_split
+from medqa.errors import ConfigError
+from medqa.evaluation.cache import GenerationCache, adapter_hash, file_hash
 from medqa.inference.generator import BASE, Generator
-from medqa.modeling.adapters import load_adapters
-from medqa.modeling.loading import load_base
 from medqa.modeling.loss import mean_answer_loss
+
+TASKS = ("loss", "freetext", "mcq", "safety")
+FREETEXT_SPLIT = "test"
+CACHE_NAME = "generations.jsonl"
+
+
+@dataclass
+class EvalSettings:
+    """What `medqa eval` runs beyond the model config; saved in metrics.json."""
+
+    tasks: tuple[str, ...] = ("loss",)
+    mcq_files: list[str] = field(default_factory=list)
+    mcq_formats: list[str] = field(default_factory=list)  # one for all files, one per file, or none (detected)
+    max_new_tokens: int | None = None  # None: generation.max_new_tokens
+    temperature: float = 0.0  # greedy by default, so cached answers are the answers a rerun would give
+    batch_size: int = 32  # answers per generation batch: larger batches amortise reading the 262k-row LM head
+    seed: int = 0  # --limit sampling and bootstrap resampling
+    cache: str | None = None  # None: OUTPUT/generations.jsonl (in memory without --output)
+    progress: bool = True
 
 
 def adapter_names(specs: list[str]) -> dict[str, str]:
@@ -32,10 +57,6 @@ def adapter_names(specs: list[str]) -> dict[str, str]:
             name, k = f"{stem}-{k}", k + 1
         names[name] = spec
     return names
-
-
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def score_losses(generator: Generator, encoded: dict[str, list[Any]], models: list[str],
@@ -52,25 +73,150 @@ def score_losses(generator: Generator, encoded: dict[str, list[Any]], models: li
     return out
 
 
+def check_request(data: Path, settings: EvalSettings, splits: tuple[str, ...]) -> None:
+    """Every problem with the requested tasks and inputs at once, before any model is loaded."""
+    problems = [f"unknown task {t!r}: use {', '.join(TASKS)}" for t in settings.tasks if t not in TASKS]
+    if "mcq" in settings.tasks and not settings.mcq_files:
+        problems.append("--task mcq needs --mcq-file PATH (PubMedQA ori_pqal.json, MedMCQA .json, MMLU CSV/folder, "
+                        "MedQA .jsonl)")
+    problems += [f"--mcq-file {f} does not exist" for f in settings.mcq_files if not Path(f).exists()]
+    if settings.mcq_formats and len(settings.mcq_formats) not in (1, len(settings.mcq_files)):
+        problems.append("give one --mcq-format for all --mcq-file values, or one per file")
+    if {"loss", "freetext"} & set(settings.tasks) and not data.exists():
+        problems.append(f"--data {data} does not exist: pass a prepared folder (medqa prepare) or a data file")
+    if "loss" in settings.tasks and data.is_dir():
+        problems += [f"--data {data} has no {s}.jsonl (for the loss task)" for s in splits
+                     if not (data / f"{s}.jsonl").is_file()]
+    if problems:
+        raise ConfigError("cannot run the evaluation:\n  - " + "\n  - ".join(problems))
+
+
 def run_eval(cfg: MedqaConfig, data_dir: str | Path, adapters: list[str] | None = None,
              splits: tuple[str, ...] = ("validation", "test"), output_dir: str | Path | None = None,
-             limit: int | None = None) -> dict[str, Any]:
-    """Score the base and each adapter; writes metrics.json to `output_dir` when given."""
-    data_dir = Path(data_dir)
-    model, tokenizer, base = load_base(cfg.model)
-    named = adapter_names(adapters or [])
-    model = load_adapters(model, named)
-    generator = Generator(model, tokenizer)
-    system = system_prompt(cfg.prompt.system_prompt)
-    encoded = {s: encode_examples(tokenizer, read_split(data_dir, s)[:limit], system, cfg.train.max_seq_len)
-               for s in splits}
-    results = score_losses(generator, encoded, [BASE, *named])
-    metrics = {
-        "base": cfg.model.base, "adapters": named, "losses": results,
-        "data": {s: _file_hash(data_dir / f"{s}.jsonl") for s in splits}, "config": config_to_dict(cfg),
-    }
-    if output_dir is not None:
-        from medqa.runs import write_json
+             limit: int | None = None, settings: EvalSettings | None = None) -> dict[str, Any]:
+    """Score the base and each adapter on `settings.tasks`; writes metrics and reports to `output_dir` when given."""
+    settings = settings or EvalSettings()
+    data, out = Path(data_dir), Path(output_dir) if output_dir is not None else None
+    check_request(data, settings, splits)
+    t0 = time.perf_counter()
+    ctx = _load_models(cfg, adapters or [], settings, out)
+    timings: dict[str, Any] = {"load_seconds": round(time.perf_counter() - t0, 2), "tasks": {}}
+    metrics: dict[str, Any] = {"base": cfg.model.base, "adapters": ctx.named, "models": [r.name for r in ctx.refs],
+                               "tasks": list(settings.tasks), "data": {}}
+    rows: list[dict[str, Any]] = []
+    for task in settings.tasks:
+        start = time.perf_counter()
+        result = _TASK_RUNNERS[task](ctx, cfg, data, splits, limit)
+        rows += result.pop("rows", [])
+        metrics["data"].update(result.pop("data", {}))
+        metrics["losses" if task == "loss" else task] = result
+        timings["tasks"][task] = round(time.perf_counter() - start, 2)
+    timings.update(_generation_rate(ctx.cache))
+    metrics.update(timings=timings, eval=asdict(settings), limit=limit, splits=list(splits),
+                   config=config_to_dict(cfg))
+    if out is not None:
+        from medqa.evaluation.report import write_outputs
 
-        write_json(Path(output_dir) / "metrics.json", metrics)
+        write_outputs(metrics, rows, out)
     return metrics
+
+
+@dataclass
+class _Context:
+    generator: Generator
+    refs: list[Any]
+    named: dict[str, str]
+    system: str | None
+    settings: EvalSettings
+    cache: GenerationCache
+    answer: Any  # AnswerSettings
+
+
+def _load_models(cfg: MedqaConfig, adapters: list[str], settings: EvalSettings, out: Path | None) -> _Context:
+    from medqa.evaluation.answers import AnswerSettings, ModelRef
+    from medqa.modeling.adapters import load_adapters
+    from medqa.modeling.loading import load_base
+
+    model, tokenizer, base = load_base(cfg.model)
+    named = adapter_names(adapters)
+    model = load_adapters(model, named)
+    model.eval()
+    model_id = f"{base.name}|{next(model.parameters()).dtype}|{cfg.model.quantization}"
+    refs = [ModelRef(BASE, model_id)] + [ModelRef(n, model_id, adapter_hash(s)) for n, s in named.items()]
+    cache_path = Path(settings.cache) if settings.cache else (out / CACHE_NAME if out is not None else None)
+    gen = cfg.generation.model_copy(update={"temperature": settings.temperature})
+    answer = AnswerSettings(gen, settings.max_new_tokens or gen.max_new_tokens, settings.batch_size, settings.progress)
+    return _Context(Generator(model, tokenizer), refs, named, system_prompt(cfg.prompt.system_prompt), settings,
+                    GenerationCache(cache_path).load(), answer)
+
+
+def _task_loss(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+    if data.is_dir():
+        examples = {s: read_split(data, s)[:limit] for s in splits}
+        hashes = {f"loss/{s}": file_hash(data / f"{s}.jsonl") for s in splits}
+    else:
+        from medqa.evaluation.tasks.freetext import load_examples
+
+        examples, hashes = {"file": load_examples(data, cfg)[0][:limit]}, {"loss/file": file_hash(data)}
+    tok = ctx.generator.tokenizer
+    encoded = {s: encode_examples(tok, ex, ctx.system, cfg.train.max_seq_len) for s, ex in examples.items()}
+    result: dict[str, Any] = score_losses(ctx.generator, encoded, [r.name for r in ctx.refs])
+    result["data"] = hashes
+    return result
+
+
+def _task_freetext(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+    from medqa.evaluation.tasks.freetext import load_examples, run_freetext, select_examples
+
+    examples, source = load_examples(data, cfg, FREETEXT_SPLIT)
+    chosen = select_examples(examples, limit, ctx.settings.seed)
+    result = run_freetext(ctx.generator, ctx.refs, chosen, ctx.system, ctx.answer, ctx.cache, ctx.settings.seed)
+    result.update(source=str(source), available=len(examples), data={"freetext": file_hash(source)})
+    return result
+
+
+def _task_mcq(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+    from medqa.evaluation.readers import detect_format, item_stratum, read_mcq, stratified_sample
+    from medqa.evaluation.tasks.mcq import run_mcq
+
+    s = ctx.settings
+    result: dict[str, Any] = {"benchmarks": {}, "rows": [], "data": {}}
+    for i, path in enumerate(s.mcq_files):
+        fmt = (s.mcq_formats[i] if len(s.mcq_formats) > 1 else s.mcq_formats[0]) if s.mcq_formats else None
+        fmt = fmt or detect_format(Path(path))
+        items = read_mcq(path, fmt)
+        label, k = fmt, 2
+        while label in result["benchmarks"]:
+            label, k = f"{fmt}-{k}", k + 1
+        chosen = stratified_sample(items, limit, item_stratum, s.seed)
+        bench = run_mcq(ctx.generator, [r.name for r in ctx.refs], chosen, ctx.system, s.seed, s.progress, label)
+        result["rows"] += bench.pop("rows")
+        result["benchmarks"][label] = {"format": fmt, "path": str(path), "available": len(items), **bench}
+        result["data"][f"mcq/{label}"] = _mcq_hash(Path(path), fmt)
+    return result
+
+
+def _mcq_hash(path: Path, fmt: str) -> str:
+    truth = path.with_name("test_ground_truth.json")
+    extra = file_hash(truth) if fmt == "pubmedqa" and truth.is_file() else ""
+    return file_hash(path) + (f"+{extra}" if extra else "")
+
+
+def _task_safety(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+    from medqa.evaluation.tasks.safety_probes import PROBES_PATH, run_safety
+
+    result = run_safety(ctx.generator, ctx.refs, ctx.system, ctx.answer, ctx.cache)
+    result["data"] = {"safety/probes": file_hash(PROBES_PATH)}
+    return result
+
+
+_TASK_RUNNERS = {"loss": _task_loss, "freetext": _task_freetext, "mcq": _task_mcq, "safety": _task_safety}
+
+
+def _generation_rate(cache: GenerationCache) -> dict[str, Any]:
+    """Measured generation speed of this run, and what 200 free-text items per model would take at that rate."""
+    if not cache.generated:
+        return {"generated_answers": 0}
+    per = cache.generation_seconds / cache.generated
+    return {"generated_answers": cache.generated, "generation_seconds": round(cache.generation_seconds, 2),
+            "seconds_per_answer": round(per, 3), "projected_seconds_200_answers": round(200 * per, 1)}

@@ -12,7 +12,7 @@ class History:
         self.path = path
         self.records: list[dict[str, Any]] = []
         if path.is_file():
-            self.records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            self.records = _read_records(path)
 
     def truncate_after(self, step: int) -> None:
         """Forget steps after a resumed checkpoint, so the history matches an uninterrupted run."""
@@ -23,6 +23,17 @@ class History:
         self.records.append(record)
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """Complete records only: a process killed mid-write leaves a partial last line, which is dropped."""
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
 
 
 def plot_loss(records: list[dict[str, Any]], out: Path) -> Path:

@@ -8,27 +8,30 @@ checkpoint) → save (adapter, tokenizer, run.json, loss history and curve).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
+import shutil
 import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from medqa.config import MedqaConfig
+from medqa.config import MedqaConfig, config_to_dict
 from medqa.data.formatting import Encoded, encode_examples, system_prompt
 from medqa.data.prepare import read_split
 from medqa.errors import TrainingError
 from medqa.modeling.adapters import ADAPTER_SUBDIR, RUN_META, attach_lora
 from medqa.modeling.loading import base_fingerprint, load_base
-from medqa.modeling.loss import answer_loss_sum, collate, mean_answer_loss
 from medqa.runs import RunLock, save_resolved_config, write_json
 from medqa.training import checkpoints
 from medqa.training.batching import batch_plan
-from medqa.training.history import History
+from medqa.training.distributed import DistContext, init_distributed, shutdown_distributed
+from medqa.training.loggers import MetricLoggers
+from medqa.training.loop import LoopState, run_loop
 
 
 @dataclass
@@ -41,6 +44,8 @@ class TrainResult:
     tokens_per_second: float
     truncated_answer_tokens: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+    best_step: int | None = None
 
 
 def set_seed(seed: int) -> None:
@@ -111,8 +116,8 @@ class StopRequest:
             signal.signal(sig, handler)
 
 
-def total_steps_for(cfg: MedqaConfig, n_rows: int) -> int:
-    per_step = cfg.train.batch_size * cfg.train.grad_accum
+def total_steps_for(cfg: MedqaConfig, n_rows: int, world: int = 1) -> int:
+    per_step = cfg.train.batch_size * cfg.train.grad_accum * world
     return cfg.train.max_steps or max(1, math.ceil(cfg.train.epochs * n_rows / per_step))
 
 
@@ -120,9 +125,31 @@ def run_training(cfg: MedqaConfig, data_dir: str | Path, *, resume: bool = False
                  progress: bool = True) -> TrainResult:
     """Fine-tune `cfg.model.base` with LoRA on the prepared folder `data_dir`; artifacts go to cfg.train.output_dir."""
     run_dir = Path(cfg.train.output_dir)
-    _check_output(run_dir, resume, overwrite)
-    with RunLock(run_dir):
-        return _train(cfg, Path(data_dir), run_dir, resume, progress)
+    dist = init_distributed()
+    try:
+        if dist.is_main:
+            _check_output(run_dir, resume, overwrite)
+        with RunLock(run_dir) if dist.is_main else contextlib.nullcontext():
+            state, base, fingerprint, tokenizer, truncated = setup(cfg, Path(data_dir), run_dir, resume, dist)
+            loggers = MetricLoggers(run_dir, list(cfg.train.report_to), config_to_dict(cfg), enabled=dist.is_main)
+            if resume and dist.is_main:
+                loggers.history.truncate_after(state.start)
+            bar = _progress_bar(state.steps, state.start, progress and dist.is_main)
+            try:
+                with StopRequest() as stop:
+                    out = run_loop(state, loggers, stop, bar)
+            finally:
+                bar.close()
+                loggers.close()
+            result = TrainResult(run_dir, state.steps, out.seconds, out.last_loss, out.val_loss,
+                                 out.tokens / max(out.seconds, 1e-9), truncated, loggers.history.records,
+                                 out.stopped_early, state.best.get("step"))
+            if dist.is_main:
+                _save_artifacts(run_dir, state.model, tokenizer, base, fingerprint, cfg, result)
+            dist.barrier()
+            return result
+    finally:
+        shutdown_distributed(dist)
 
 
 def _check_output(run_dir: Path, resume: bool, overwrite: bool) -> None:
@@ -131,73 +158,40 @@ def _check_output(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if not resume and not overwrite and (run_dir / RUN_META).exists():
         raise TrainingError(f"{run_dir} already holds a finished run; pass --overwrite to replace it, "
                             "--resume to continue it, or choose another --output")
+    if not resume and not overwrite and checkpoints.list_checkpoints(run_dir):
+        raise TrainingError(f"{run_dir} holds checkpoints of an unfinished run; pass --resume to continue it, "
+                            "--overwrite to start again, or choose another --output")
+    if not resume:
+        for stale in (run_dir / "checkpoints", run_dir / "best_adapter", run_dir / "tensorboard"):
+            shutil.rmtree(stale, ignore_errors=True)
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
 
 
-def _train(cfg: MedqaConfig, data_dir: Path, run_dir: Path, resume: bool, progress: bool) -> TrainResult:
+def setup(cfg: MedqaConfig, data_dir: Path, run_dir: Path, resume: bool, dist: DistContext) -> tuple:
+    """Seed, load the base, encode the data, plan the batches, attach LoRA, build optimiser and scheduler."""
     set_seed(cfg.train.seed)
     model, tokenizer, base = load_base(cfg.model)
     fingerprint = base_fingerprint(model)
     system, cap = system_prompt(cfg.prompt.system_prompt), cfg.train.max_seq_len
     train_rows = encode_examples(tokenizer, read_split(data_dir, "train"), system, cap)
     val_rows = encode_examples(tokenizer, read_split(data_dir, "validation")[: cfg.train.eval_rows], system, cap)
-    steps = total_steps_for(cfg, len(train_rows))
-    accum = cfg.train.grad_accum
-    plan = batch_plan([len(r.input_ids) for r in train_rows], cfg.train.batch_size, cfg.train.seed, steps * accum)
-    truncated = preflight(train_rows, plan, cfg.train.max_seq_len)
+    steps = total_steps_for(cfg, len(train_rows), dist.world)
+    per_step = cfg.train.grad_accum * dist.world
+    plan = batch_plan([len(r.input_ids) for r in train_rows], cfg.train.batch_size, cfg.train.seed, steps * per_step)
+    truncated = preflight(train_rows, plan, cap)
     model = prepare_model(model, cfg)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(cfg, trainable)
     scheduler = make_scheduler(cfg, optimizer, steps)
-    save_resolved_config(run_dir, cfg)
-    history = History(run_dir / "metrics.jsonl")
-    start = 0
+    if dist.is_main:
+        save_resolved_config(run_dir, cfg)
+    state = LoopState(cfg, run_dir, model, optimizer, scheduler, trainable, train_rows, val_rows, plan, steps,
+                      tokenizer.pad_token_id, dist)
     if resume:
-        state = checkpoints.load_checkpoint(checkpoints.list_checkpoints(run_dir)[-1], model, optimizer, scheduler)
-        start = state["step"]
-        history.truncate_after(start)
-    device = next(model.parameters()).device
-    pad_id = tokenizer.pad_token_id
+        saved = checkpoints.load_checkpoint(checkpoints.list_checkpoints(run_dir)[-1], model, optimizer, scheduler)
+        state.start, state.best = saved["step"], saved.get("best") or {}
     model.train()
-    t0, tokens_seen, last_loss, val_loss = time.perf_counter(), 0, float("nan"), None
-    bar = _progress_bar(steps, start, progress)
-    with StopRequest() as stop:
-        for step in range(start, steps):
-            micro = plan[step * accum:(step + 1) * accum]
-            n_step = sum(sum(1 for lab in train_rows[j].labels[1:] if lab != -100) for b in micro for j in b)
-            loss_total = 0.0
-            for batch_idx in micro:
-                batch = collate([train_rows[j] for j in batch_idx], pad_id, device)
-                loss_sum, _ = answer_loss_sum(model, **batch)
-                (loss_sum / n_step).backward()
-                loss_total += float(loss_sum.detach())
-                tokens_seen += int(batch["attention_mask"].sum())
-            torch.nn.utils.clip_grad_norm_(trainable, cfg.train.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            last_loss = loss_total / n_step
-            elapsed = time.perf_counter() - t0
-            record = {"step": step + 1, "loss": round(last_loss, 6), "lr": scheduler.get_last_lr()[0],
-                      "tokens_per_s": round(tokens_seen / elapsed, 2), "elapsed_s": round(elapsed, 2)}
-            if (step + 1) % cfg.train.eval_every == 0 or step + 1 == steps:
-                val_loss = mean_answer_loss(model, val_rows, pad_id) if val_rows else None
-                record["val_loss"] = val_loss
-            history.append(record)
-            bar.update(1)
-            bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
-            if (step + 1) % cfg.train.save_every == 0 or stop.requested:
-                checkpoints.save_checkpoint(run_dir, step + 1, model, optimizer, scheduler, {"steps": steps},
-                                            cfg.train.keep_checkpoints)
-            if stop.requested:
-                bar.close()
-                raise TrainingError(f"stopped by signal after step {step + 1}; continue with "
-                                    f"`medqa train --resume --output {run_dir}`")
-    bar.close()
-    train_seconds = time.perf_counter() - t0
-    result = TrainResult(run_dir, steps, train_seconds, last_loss, val_loss, tokens_seen / max(train_seconds, 1e-9),
-                         truncated, history.records)
-    _save_artifacts(run_dir, model, tokenizer, base, fingerprint, cfg, result)
-    return result
+    return state, base, fingerprint, tokenizer, truncated
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
@@ -221,5 +215,6 @@ def _save_artifacts(run_dir: Path, model: Any, tokenizer: Any, base: Any, finger
         "quantization": cfg.model.quantization, "steps": result.steps, "train_seconds": round(result.train_seconds, 2),
         "final_train_loss": result.final_train_loss, "val_loss": result.val_loss,
         "tokens_per_second": round(result.tokens_per_second, 2),
-        "truncated_answer_tokens": result.truncated_answer_tokens,
+        "truncated_answer_tokens": result.truncated_answer_tokens, "stopped_early": result.stopped_early,
+        "best_step": result.best_step, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
     })

@@ -51,3 +51,26 @@ def test_resume_matches_uninterrupted_run(tiny_model, prepared_small, tmp_path):
     (tmp_path / "part" / "run.json").unlink()
     run_training(part, prepared_small, resume=True, progress=False)
     assert _losses(tmp_path / "part") == _losses(tmp_path / "full")
+
+
+def test_early_stopping_keeps_the_best_adapter(tiny_model, prepared_small, tmp_path):
+    # A learning rate this large makes validation loss worse after the first evaluation.
+    cfg = tiny_cfg(tiny_model, tmp_path / "es", "train.max_steps=8", "train.eval_every=1", "train.learning_rate=0.5",
+                   "train.warmup_steps=0", "train.early_stopping_patience=2", "train.scheduler=constant")
+    res = run_training(cfg, prepared_small, progress=False)
+    meta = json.loads((tmp_path / "es" / "run.json").read_text())
+    assert res.stopped_early and meta["stopped_early"] and res.steps == 8
+    assert len(_losses(tmp_path / "es")) < 8
+    assert (tmp_path / "es" / "best_adapter" / "adapter_model.safetensors").is_file()
+    vals = [json.loads(line) for line in (tmp_path / "es" / "metrics.jsonl").read_text().splitlines()]
+    best = [r for r in vals if r.get("best")]
+    assert best and best[-1]["val_loss"] == min(r["val_loss"] for r in vals)
+    assert list((tmp_path / "es" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_unfinished_run_needs_resume_or_overwrite(tiny_model, prepared_small, tmp_path):
+    cfg = tiny_cfg(tiny_model, tmp_path / "u")
+    run_training(cfg, prepared_small, progress=False)
+    (tmp_path / "u" / "run.json").unlink()  # as if killed after its last checkpoint
+    with pytest.raises(TrainingError, match="--resume"):
+        run_training(cfg, prepared_small, progress=False)

@@ -1,0 +1,169 @@
+"""Multiple choice by log-likelihood (lm-eval-harness style), under the chat format used in training.
+
+    medqa eval --task mcq --mcq-file data/mmlu-medical --mcq-file data/pubmedqa/ori_pqal.json --limit 50
+
+The prompt is one user turn (after the training system prompt): the context when the benchmark has one, the
+question, the lettered options and an instruction to answer with the letter and text. Each option is scored as
+the assistant's answer "B. <option text>" (no end-of-turn token): the summed log-probability of its tokens.
+Three read-outs come from the same forward pass:
+
+* acc: argmax of the summed log-likelihood of "letter. text";
+* acc_norm: argmax of that sum divided by the continuation's UTF-8 length (lm-eval's length normalisation);
+* acc_letter: argmax of the log-probability of the letter token alone (the usual MMLU scoring).
+
+Each comes with a seeded bootstrap 95% CI, beside a constant-answer baseline (always the most frequent gold
+letter of the sample) and a random baseline (mean of 1/k). Each prompt runs once and its KV cache is shared by
+the options; the LM head runs only on option tokens.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import torch
+
+from medqa.data.formatting import encode_prompt, render_prompt, to_messages
+from medqa.data.schema import Example
+from medqa.evaluation import metrics as M
+from medqa.evaluation.readers import LETTERS, MCQItem
+from medqa.inference.generator import Generator
+
+READOUTS = ("acc", "acc_norm", "acc_letter")
+
+
+def format_prompt(item: MCQItem) -> str:
+    """The user turn for one item."""
+    parts = [f"Context: {item.context}"] if item.context else []
+    parts.append(f"Question: {item.question}")
+    parts.append("Options:\n" + "\n".join(f"{LETTERS[j]}. {opt}" for j, opt in enumerate(item.options)))
+    parts.append("Answer with the letter and the text of the correct option.")
+    return "\n\n".join(parts)
+
+
+def continuation(item: MCQItem, j: int) -> str:
+    return f"{LETTERS[j]}. {item.options[j]}"
+
+
+def encode_item(tokenizer: Any, item: MCQItem, system: str | None) -> tuple[list[int], list[list[int]]]:
+    """Prompt token ids (chat format, up to the answer) and each option's token ids, tokenised as in training."""
+    prompt = render_prompt(tokenizer, to_messages(Example(question=format_prompt(item), answer=""), system))
+    options = [tokenizer(continuation(item, j), add_special_tokens=False)["input_ids"]
+               for j in range(len(item.options))]
+    return encode_prompt(tokenizer, prompt), options
+
+
+def _decoder_and_head(model: Any) -> tuple[Any, Any]:
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return inner.get_decoder(), inner.get_output_embeddings()
+
+
+def _new_cache(decoder: Any) -> dict[str, Any]:
+    """An empty KV cache for the decoder (sliding-window aware via its config), under the keyword it expects:
+    `cache` in recent transformers, `past_key_values` before."""
+    import inspect
+
+    from transformers import DynamicCache
+
+    params = inspect.signature(getattr(decoder, "forward", decoder)).parameters
+    key = "cache" if "cache" in params else "past_key_values"
+    return {key: DynamicCache(config=getattr(decoder, "config", None))}
+
+
+@torch.no_grad()
+def item_logprobs(model: Any, prompt: list[int], options: list[list[int]], pad_id: int) -> list[tuple[float, float]]:
+    """(summed log-prob of the option's tokens, log-prob of its first token) for each option after `prompt`.
+
+    The prompt runs once; its KV cache is repeated for the k options, which run together right-padded (padding
+    sits after every real token, so causal attention never sees it). Same numbers as scoring each full sequence.
+    """
+    device = next(model.parameters()).device
+    decoder, head = _decoder_and_head(model)
+    cache = _new_cache(decoder)
+    decoder(input_ids=torch.tensor([prompt[:-1]], device=device), use_cache=True, **cache)
+    next(iter(cache.values())).batch_repeat_interleave(len(options))
+    width = max(map(len, options))
+    inputs = torch.tensor([[prompt[-1], *o[:-1]] + [pad_id] * (width - len(o)) for o in options], device=device)
+    hidden = decoder(input_ids=inputs, use_cache=True, **cache).last_hidden_state
+    keep = torch.tensor([[t < len(o) for t in range(width)] for o in options], device=device)
+    targets = torch.tensor([o + [pad_id] * (width - len(o)) for o in options], device=device)[keep]
+    logits = head(hidden[keep]).float()
+    softcap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    if softcap:  # Gemma 2 caps its logits; scores must match what generation sees
+        logits = torch.tanh(logits / softcap) * softcap
+    logp = torch.log_softmax(logits, dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1).tolist()
+    out, pos = [], 0
+    for o in options:
+        out.append((sum(logp[pos:pos + len(o)]), logp[pos]))
+        pos += len(o)
+    return out
+
+
+def score_items(generator: Generator, adapter: str, items: list[MCQItem], system: str | None,
+                progress: bool = True, desc: str = "mcq") -> list[dict[str, Any]]:
+    """Per item: gold, predictions of each read-out and the option scores."""
+    from tqdm.auto import tqdm
+
+    pad = generator.tokenizer.pad_token_id
+    was_training = generator.model.training
+    generator.model.eval()
+    results = []
+    with generator.use(adapter):
+        for item in tqdm(items, desc=f"{desc} [{adapter}]", unit="item", disable=not progress):
+            prompt, options = encode_item(generator.tokenizer, item, system)
+            results.append(_item_result(item, item_logprobs(generator.model, prompt, options, pad), len(prompt)))
+    generator.model.train(was_training)
+    return results
+
+
+def _item_result(item: MCQItem, scores: list[tuple[float, float]], prompt_tokens: int) -> dict[str, Any]:
+    sums = [s for s, _ in scores]
+    norm = [s / max(len(continuation(item, j).encode("utf-8")), 1) for j, (s, _) in enumerate(scores)]
+    letter = [f for _, f in scores]
+    argmax = lambda xs: max(range(len(xs)), key=xs.__getitem__)  # noqa: E731 - first index wins ties
+    return {"id": item.id, "subject": item.subject, "gold": item.gold, "k": len(item.options),
+            "pred": {"acc": argmax(sums), "acc_norm": argmax(norm), "acc_letter": argmax(letter)},
+            "loglik": [round(s, 4) for s in sums], "prompt_tokens": prompt_tokens}
+
+
+def baselines(items: list[MCQItem]) -> dict[str, Any]:
+    """Constant-answer (most frequent gold letter) and random (mean 1/k) accuracy of a sample."""
+    letters = Counter(item.gold_letter for item in items)
+    letter, count = letters.most_common(1)[0] if letters else ("A", 0)
+    n = max(len(items), 1)
+    return {"constant_letter": letter, "constant": count / n, "random": sum(1 / len(i.options) for i in items) / n,
+            "gold_distribution": {k: v / n for k, v in sorted(letters.items())}}
+
+
+def summarise(results: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
+    """Accuracy of each read-out with bootstrap CI, macro-F1, per-subject accuracy and prediction shares."""
+    out: dict[str, Any] = {"n": len(results),
+                           "mean_prompt_tokens": sum(r["prompt_tokens"] for r in results) / max(len(results), 1)}
+    for name in READOUTS:
+        hits = [float(r["pred"][name] == r["gold"]) for r in results]
+        out[name] = sum(hits) / max(len(hits), 1)
+        out[f"{name}_ci95"] = M.bootstrap_ci(hits, seed)
+    out["macro_f1"] = M.macro_f1([r["gold"] for r in results], [r["pred"]["acc"] for r in results])
+    preds = Counter(LETTERS[r["pred"]["acc"]] for r in results)
+    out["pred_distribution"] = {k: v / max(len(results), 1) for k, v in sorted(preds.items())}
+    by_subject: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        if r["subject"]:
+            by_subject[r["subject"]].append(float(r["pred"]["acc"] == r["gold"]))
+    if by_subject:
+        out["per_subject"] = {s: {"n": len(v), "acc": sum(v) / len(v)} for s, v in sorted(by_subject.items())}
+    return out
+
+
+def run_mcq(generator: Generator, models: list[str], items: list[MCQItem], system: str | None,
+            seed: int = 0, progress: bool = True, label: str = "mcq") -> dict[str, Any]:
+    """Score every model on one benchmark sample."""
+    per_model = {m: score_items(generator, m, items, system, progress, label) for m in models}
+    subjects = sorted({i.subject for i in items if i.subject})
+    result: dict[str, Any] = {"items": len(items), "baselines": baselines(items),
+                              "models": {m: summarise(r, seed) for m, r in per_model.items()}}
+    if subjects:
+        result["baselines"]["per_subject_constant"] = {
+            s: baselines([i for i in items if i.subject == s])["constant"] for s in subjects}
+    result["rows"] = [{"task": "mcq", "benchmark": label, "model": m, **r} for m, rs in per_model.items() for r in rs]
+    return result

@@ -1,0 +1,392 @@
+"""The Assistant: one loaded base (+ named adapters) behind a dynamic batcher, with the safety layer on every reply.
+
+Callers `submit()` a conversation and get a `Ticket` at once; a worker thread collects the tickets that arrive
+within a few milliseconds, groups them by (adapter, sampling settings) and runs each group as one left-padded
+`generate()` call. One hook per step hands every row its new token, so each request streams its own text, stops
+at its own `max_tokens` or stop string, and can be cancelled without holding up the rest of its batch.
+
+Safety: triage runs on the user's words before the request is queued; the urgent message leads the reply when
+triage says urgent; model sentences pass the answer policy; a referral is appended when the answer lacks one.
+Exercised by `medqa serve` (tests/integration/test_server.py) and `python benchmarks/serve_concurrency.py`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import Any
+
+from medqa.config import GenerationConfig
+from medqa.errors import MedqaError
+from medqa.inference.generator import BASE, Generator
+from medqa.inference.session import policy_stream
+from medqa.safety import REFERRAL_SENTENCE, TriageResult, has_referral, triage_conversation
+
+QUEUE_SIZE = 64  # requests waiting for the model; one more is refused (QueueFull → HTTP 429)
+MAX_BATCH_SIZE = 8  # rows in one generate() call
+BATCH_WAIT_S = 0.01  # a forming batch closes once no request has arrived for this long...
+MAX_BATCH_DELAY_S = 0.1  # ...or once its first request has waited this long
+MAX_INPUT_TOKENS = 2048  # prompt tokens, system prompt included
+_POLL_S = 0.2  # how often an idle worker checks whether it should stop
+
+
+class RequestError(MedqaError):
+    """A request the Assistant refuses; the server maps each subclass to one HTTP status."""
+
+
+class UnknownModel(RequestError):
+    pass
+
+
+class BadConversation(RequestError):
+    pass
+
+
+class InputTooLong(RequestError):
+    pass
+
+
+class QueueFull(RequestError):
+    pass
+
+
+class AssistantClosed(RequestError):
+    pass
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What the model wrote for one request, before the safety layer."""
+
+    text: str
+    tokens: int
+    finish_reason: str  # "stop" (end of turn or a stop string) or "length"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A finished, safety-checked answer."""
+
+    text: str
+    triage: TriageResult
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(eq=False)
+class Ticket:
+    """One queued request: its prompt and settings, and where its text goes."""
+
+    model: str
+    triage: TriageResult
+    prompt_ids: list[int]
+    gen: GenerationConfig
+    max_new_tokens: int
+    stop: tuple[str, ...] = ()
+    streaming: bool = False
+    done: Future = field(default_factory=Future)  # resolves to Generated
+    _pieces: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    _cancel: threading.Event = field(default_factory=threading.Event)
+
+    def group(self) -> tuple[Any, ...]:
+        """Tickets with equal groups can share one generate() call."""
+        g = self.gen
+        sampling = (g.temperature, g.top_p, g.seed) if g.temperature > 0 else (0.0,)
+        return (self.model, g.repetition_penalty, *sampling)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set() or self.done.cancelled()
+
+    def pieces(self) -> Iterator[str]:
+        """The model's raw text as it is generated (streaming tickets only); blocks between pieces."""
+        while (item := self._pieces.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def push(self, text: str) -> None:
+        if self.streaming:
+            self._pieces.put(text)
+
+    def finish(self, result: Generated | BaseException) -> None:
+        try:
+            if isinstance(result, BaseException):
+                self.done.set_exception(result)
+            else:
+                self.done.set_result(result)
+        except InvalidStateError:  # the caller cancelled its wait
+            pass
+        self._pieces.put(result if isinstance(result, BaseException) else None)
+
+
+def safe_reply(triage: TriageResult, pieces: Iterable[str]) -> Iterator[str]:
+    """The reply as shown: urgent message first when urgent, policy-checked sentences, then a referral if missing."""
+    if triage.urgent and triage.message:
+        yield f"{triage.message}\n\n"
+    shown: list[str] = []
+    for sentence in policy_stream(iter(pieces), triage.urgent):
+        shown.append(sentence)
+        yield sentence
+    answer = "".join(shown).strip()
+    if not has_referral(answer):
+        yield f"\n\n{REFERRAL_SENTENCE}" if answer or triage.urgent else REFERRAL_SENTENCE
+
+
+class _Row:
+    """One request's share of a batch: turns its token ids into text and decides when it is finished."""
+
+    def __init__(self, ticket: Ticket, tokenizer: Any, stop_ids: list[int]) -> None:
+        self.ticket, self.tokenizer, self.stop_ids = ticket, tokenizer, set(stop_ids)
+        self.ids: list[int] = []
+        self.text, self.sent, self.done, self.reason = "", 0, False, "length"
+
+    def feed(self, token: int) -> None:
+        if self.done:
+            return
+        if self.ticket.cancelled() or token in self.stop_ids:
+            self._end("stop", flush=not self.ticket.cancelled())
+            return
+        self.ids.append(token)
+        self.text = self.tokenizer.decode(self.ids, skip_special_tokens=True).lstrip()
+        cut = min((i for s in self.ticket.stop if (i := self.text.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            self.text = self.text[:cut]
+            self._end("stop")
+        elif len(self.ids) >= self.ticket.max_new_tokens:
+            self._end("length")
+        else:
+            self._emit(hold=True)
+
+    def _emit(self, hold: bool) -> None:
+        end = len(self.text)
+        if hold:
+            if self.text.endswith("\ufffd"):  # half of a multi-byte character
+                return
+            end -= _stop_prefix_len(self.text, self.ticket.stop)
+        if end > self.sent:
+            self.ticket.push(self.text[self.sent:end])
+            self.sent = end
+
+    def _end(self, reason: str, flush: bool = True) -> None:
+        self.done, self.reason = True, reason
+        if flush:
+            self._emit(hold=False)
+
+    def result(self) -> Generated:
+        if not self.done:  # generate() ran out of room before this row's own limit
+            self._end("length")
+        return Generated(self.text.strip(), len(self.ids), self.reason)
+
+
+def _stop_prefix_len(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest tail of `text` that could still grow into a stop string (held back while streaming)."""
+    best = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(text)), best, -1):
+            if text.endswith(s[:n]):
+                best = n
+                break
+    return best
+
+
+def _row_hook(rows: list[_Row]) -> Any:
+    """A StoppingCriteria that feeds each row its newest token and ends the rows that are finished."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class RowHook(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            for row, token in zip(rows, input_ids[:, -1].tolist()):
+                row.feed(token)
+            return torch.tensor([row.done for row in rows], dtype=torch.bool, device=input_ids.device)
+
+    return RowHook()
+
+
+class Assistant:
+    """Base model + named adapters, a bounded request queue and one batching worker thread."""
+
+    def __init__(self, generator: Generator, system: str | None, defaults: GenerationConfig, *,
+                 queue_size: int = QUEUE_SIZE, max_batch_size: int = MAX_BATCH_SIZE,
+                 batch_wait_s: float = BATCH_WAIT_S, max_input_tokens: int = MAX_INPUT_TOKENS) -> None:
+        self.generator, self.system, self.defaults = generator, system, defaults
+        self.max_batch_size, self.batch_wait_s, self.max_input_tokens = max_batch_size, batch_wait_s, max_input_tokens
+        self._queue: queue.Queue[Ticket] = queue.Queue(maxsize=queue_size)
+        self._stopping = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.batch_sizes: Counter[int] = Counter()  # batch size -> how many generate() calls had it
+        self.completed = 0
+
+    @classmethod
+    def from_config(cls, cfg: Any, adapters: dict[str, str] | None = None, **limits: Any) -> Assistant:
+        """Load `cfg.model.base` once with the named adapters (name -> run folder or Hub id)."""
+        from medqa.data.formatting import system_prompt
+        from medqa.inference.generator import load_generator
+
+        generator = load_generator(cfg, adapters or {})
+        return cls(generator, system_prompt(cfg.prompt.system_prompt), cfg.generation, **limits)
+
+    @property
+    def models(self) -> list[str]:
+        return [BASE, *self.generator.adapters]
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def stats(self) -> dict[str, Any]:
+        sizes = dict(self.batch_sizes)
+        return {"queued": self._queue.qsize(), "completed": self.completed, "batches": sum(sizes.values()),
+                "max_batch_size": max(sizes, default=0), "batch_sizes": {str(k): v for k, v in sorted(sizes.items())}}
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> Assistant:
+        if not self.running:
+            self._stopping.clear()
+            self._worker = threading.Thread(target=self._work, name="medqa-batcher", daemon=True)
+            self._worker.start()
+        return self
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking requests, let the running batch finish, and fail whatever is still queued."""
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.join(timeout)
+        while True:
+            try:
+                self._queue.get_nowait().finish(AssistantClosed("the assistant is shutting down; retry later"))
+            except queue.Empty:
+                break
+
+    def __enter__(self) -> Assistant:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- requests ----------------------------------------------------------------------------------------------
+
+    def submit(self, messages: list[dict[str, str]], model: str = BASE, *, max_tokens: int | None = None,
+               temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
+               stop: Iterable[str] = (), stream: bool = False) -> Ticket:
+        """Triage, build the prompt and queue the request; raises a RequestError subclass when refused."""
+        if model not in self.models:
+            raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
+        if not self.running or self._stopping.is_set():
+            raise AssistantClosed("the assistant is not running; retry later")
+        conversation = self._conversation(messages)
+        prompt_ids = self.generator.prompt_ids(conversation)
+        if len(prompt_ids) > self.max_input_tokens:
+            raise InputTooLong(f"the conversation is {len(prompt_ids)} tokens; this server accepts at most "
+                               f"{self.max_input_tokens}: shorten it or drop earlier turns")
+        updates = {"temperature": temperature, "top_p": top_p, "seed": seed}
+        gen = self.defaults.model_copy(update={k: v for k, v in updates.items() if v is not None})
+        ticket = Ticket(model, triage_conversation(conversation), prompt_ids, gen,
+                        max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
+        try:
+            self._queue.put_nowait(ticket)
+        except queue.Full:
+            raise QueueFull(f"{self._queue.maxsize} requests are already waiting; retry shortly") from None
+        return ticket
+
+    def stream(self, messages: list[dict[str, str]], model: str = BASE, **kw: Any) -> Iterator[str]:
+        """Submit and yield the safety-checked reply as it is generated."""
+        ticket = self.submit(messages, model, stream=True, **kw)
+        try:
+            yield from safe_reply(ticket.triage, ticket.pieces())
+        finally:
+            ticket.cancel()
+
+    def complete(self, messages: list[dict[str, str]], model: str = BASE, **kw: Any) -> Reply:
+        """Submit and wait for the whole safety-checked reply."""
+        ticket = self.submit(messages, model, **kw)
+        return self.reply(ticket, ticket.done.result())
+
+    def reply(self, ticket: Ticket, generated: Generated) -> Reply:
+        text = "".join(safe_reply(ticket.triage, [generated.text])).strip()
+        return Reply(text, ticket.triage, generated.finish_reason, len(ticket.prompt_ids), generated.tokens)
+
+    def _conversation(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        """One leading system message (the caller's, else the configured policy prompt), then the turns."""
+        system = [m["content"] for m in messages if m["role"] == "system"]
+        turns = [m for m in messages if m["role"] != "system"]
+        if not turns or turns[-1]["role"] != "user":
+            raise BadConversation("the last message must come from the user")
+        text = "\n\n".join(system) if system else self.system
+        return ([{"role": "system", "content": text}] if text else []) + turns
+
+    # -- worker ------------------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            batch = self._collect()
+            groups: dict[tuple[Any, ...], list[Ticket]] = {}
+            for ticket in batch:
+                if ticket.cancelled():
+                    ticket.finish(Generated("", 0, "stop"))
+                else:
+                    groups.setdefault(ticket.group(), []).append(ticket)
+            for tickets in groups.values():
+                self._run(tickets)
+
+    def _collect(self) -> list[Ticket]:
+        """Wait for one request, then take more while they keep arriving less than `batch_wait_s` apart.
+
+        A gap rather than a fixed window: a burst of clients reaches the queue spread out by each one's triage and
+        tokenisation (a few ms each, one at a time under the GIL), and should still make one batch.
+        """
+        try:
+            batch = [self._queue.get(timeout=_POLL_S)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + MAX_BATCH_DELAY_S
+        while len(batch) < self.max_batch_size:
+            wait = min(self.batch_wait_s, deadline - time.monotonic())
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, wait)))
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self, tickets: list[Ticket]) -> None:
+        rows = [_Row(t, self.generator.tokenizer, self.generator.stop_ids) for t in tickets]
+        try:
+            self._generate(tickets, rows)
+        except Exception as err:  # one failed batch must not stop the server: its callers get the error
+            for t in tickets:
+                t.finish(err)
+            return
+        self.batch_sizes[len(tickets)] += 1
+        for row in rows:
+            row.ticket.finish(row.result())
+            self.completed += 1
+
+    def _generate(self, tickets: list[Ticket], rows: list[_Row]) -> None:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        gen, g = tickets[0].gen, self.generator
+        width = max(len(t.prompt_ids) for t in tickets)
+        pad = g.tokenizer.pad_token_id
+        device = next(g.model.parameters()).device
+        ids = torch.tensor([[pad] * (width - len(t.prompt_ids)) + t.prompt_ids for t in tickets], device=device)
+        mask = torch.tensor([[0] * (width - len(t.prompt_ids)) + [1] * len(t.prompt_ids) for t in tickets],
+                            device=device)
+        # Generator's own kwargs, so sampling settings mean the same here as in generate_batch() and stream().
+        kw = g._kwargs(gen, max(t.max_new_tokens for t in tickets))
+        with g.lock, g.use(tickets[0].model), torch.inference_mode():
+            if gen.seed is not None:
+                torch.manual_seed(gen.seed)
+            g.model.generate(input_ids=ids, attention_mask=mask,
+                             stopping_criteria=StoppingCriteriaList([_row_hook(rows)]), **kw)
+

@@ -1,0 +1,130 @@
+"""HTTP routes: POST /v1/chat/completions (JSON or SSE), GET /v1/models, GET /health and the chat page at GET /.
+
+Routes translate between the wire models in protocol.py and the Assistant; batching, triage and the answer policy
+live in medqa.inference.assistant. Exercised by tests/integration/test_server.py and test_web_page.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+
+from medqa.inference.assistant import Assistant, Ticket, safe_reply
+from medqa.serving.errors import APIError, error_body
+from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
+                                    Choice, ChunkChoice, Delta, ModelCard, ModelList, Usage, completion_id, now)
+from medqa.serving.settings import ServeSettings
+
+log = logging.getLogger("medqa.serving")
+router = APIRouter()
+# The page runs only its own inline script and talks only to this server.
+PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def _assistant(request: Request) -> Assistant:
+    return request.app.state.assistant
+
+
+def _settings(request: Request) -> ServeSettings:
+    return request.app.state.settings
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+async def require_api_key(request: Request) -> None:
+    """Bearer-token check in constant time (hashing first hides the key's length too)."""
+    key = _settings(request).api_key
+    if key is None:
+        return
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    valid = hmac.compare_digest(_digest(token.strip()), _digest(key.get_secret_value()))
+    if scheme.lower() != "bearer" or not valid:
+        raise APIError(401, "invalid API key: send it as 'Authorization: Bearer KEY'", "authentication_error",
+                       code="invalid_api_key")
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    assistant = _assistant(request)
+    status = 200 if assistant.running else 503
+    body = {"status": "ok" if status == 200 else "unavailable", "models": assistant.models, **assistant.stats()}
+    return JSONResponse(body, status_code=status)
+
+
+@router.get("/v1/models", dependencies=[Depends(require_api_key)])
+async def list_models(request: Request) -> ModelList:
+    created = request.app.state.started
+    return ModelList(data=[ModelCard(id=name, created=created) for name in _assistant(request).models])
+
+
+@router.get("/", include_in_schema=False)
+async def chat_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(request.app.state.page, headers={"Content-Security-Policy": PAGE_CSP,
+                                                         "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/v1/chat/completions", dependencies=[Depends(require_api_key)], response_model=None)
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> ChatCompletion | StreamingResponse:
+    assistant, settings = _assistant(request), _settings(request)
+    limit = body.token_limit()
+    if limit is not None and limit > settings.max_tokens_cap:
+        raise APIError(400, f"max_tokens is {limit}; this server allows at most {settings.max_tokens_cap}",
+                       param="max_tokens", code="max_tokens_too_large")
+    ticket = assistant.submit(body.conversation(), body.model, stream=body.stream, temperature=body.temperature,
+                              max_tokens=limit or min(assistant.defaults.max_new_tokens, settings.max_tokens_cap),
+                              top_p=body.top_p, seed=body.seed, stop=body.stop or ())
+    _log_request(body, ticket, settings.log_messages)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(_sse(assistant, ticket, include_usage), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    generated = await asyncio.wrap_future(ticket.done)
+    reply = assistant.reply(ticket, generated)
+    return ChatCompletion(id=completion_id(), created=now(), model=ticket.model, triage=reply.triage.to_dict(),
+                          choices=[Choice(message=AssistantMessage(content=reply.text),
+                                          finish_reason=reply.finish_reason)],
+                          usage=Usage.of(reply.prompt_tokens, reply.completion_tokens))
+
+
+def _log_request(body: ChatCompletionRequest, ticket: Ticket, with_text: bool) -> None:
+    log.info("chat model=%s stream=%s turns=%d prompt_tokens=%d max_tokens=%d", ticket.model, body.stream,
+             len(body.messages), len(ticket.prompt_ids), ticket.max_new_tokens)
+    if with_text:  # opt-in only: message text and triage are health data
+        log.info("chat messages=%s triage=%s", json.dumps(body.conversation(), ensure_ascii=False),
+                 json.dumps(ticket.triage.to_dict()))
+
+
+def _sse(assistant: Assistant, ticket: Ticket, include_usage: bool) -> Iterator[str]:
+    """Server-sent events: a role chunk carrying `triage`, content chunks, a finish chunk, usage if asked, [DONE]."""
+    cid, created = completion_id(), now()
+
+    def event(choices: list[ChunkChoice], **extra: Any) -> str:
+        chunk = ChatCompletionChunk(id=cid, created=created, model=ticket.model, choices=choices, **extra)
+        return f"data: {chunk.model_dump_json(exclude={k for k in ('usage', 'triage') if k not in extra})}\n\n"
+
+    try:
+        yield event([ChunkChoice(delta=Delta(role="assistant", content=""))], triage=ticket.triage.to_dict())
+        for piece in safe_reply(ticket.triage, ticket.pieces()):
+            yield event([ChunkChoice(delta=Delta(content=piece))])
+        generated = ticket.done.result()
+        yield event([ChunkChoice(delta=Delta(), finish_reason=generated.finish_reason)],
+                    triage=ticket.triage.to_dict())
+        if include_usage:
+            yield event([], usage=Usage.of(len(ticket.prompt_ids), generated.tokens))
+    except Exception:  # headers are sent already: report in-band, in the same error shape
+        log.exception("generation failed")
+        yield f"data: {json.dumps(error_body('generation failed', 'server_error'))}\n\n"
+    finally:
+        ticket.cancel()
+    yield "data: [DONE]\n\n"

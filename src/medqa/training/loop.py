@@ -1,0 +1,124 @@
+"""The optimiser-step loop shared by every training run: step, log, validate, keep the best, checkpoint, stop.
+
+Each step's micro-batches come from the deterministic plan, so a resumed run (or another process of a
+data-parallel run) picks the same rows as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medqa.config import MedqaConfig
+from medqa.errors import TrainingError
+from medqa.modeling.loss import answer_loss_sum, collate, mean_answer_loss
+from medqa.training import checkpoints
+from medqa.training.distributed import DistContext, rank_batches
+from medqa.training.loggers import MetricLoggers
+
+
+@dataclass
+class LoopState:
+    """Everything the loop needs; built by trainer.setup()."""
+
+    cfg: MedqaConfig
+    run_dir: Path
+    model: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    trainable: list[torch.nn.Parameter]
+    train_rows: list[Any]
+    val_rows: list[Any]
+    plan: list[list[int]]
+    steps: int
+    pad_id: int
+    dist: DistContext
+    start: int = 0
+    best: dict[str, Any] = field(default_factory=dict)  # {"step", "val_loss", "bad_evals"}
+
+
+@dataclass
+class LoopResult:
+    last_loss: float
+    val_loss: float | None
+    tokens: int
+    seconds: float
+    stopped_early: bool
+
+
+def trained_tokens(rows: list[Any], batches: list[list[int]]) -> int:
+    return sum(sum(1 for lab in rows[j].labels[1:] if lab != -100) for b in batches for j in b)
+
+
+def train_step(s: LoopState, step: int) -> tuple[float, int]:
+    """One optimiser step; returns (mean answer-token loss over all processes' batches, tokens seen here)."""
+    per_step = s.cfg.train.grad_accum * s.dist.world
+    step_batches = s.plan[step * per_step:(step + 1) * per_step]
+    n_step = trained_tokens(s.train_rows, step_batches)  # global: every process knows the whole plan
+    device = next(s.model.parameters()).device
+    loss_here, tokens = 0.0, 0
+    for batch_idx in rank_batches(step_batches, s.dist):
+        batch = collate([s.train_rows[j] for j in batch_idx], s.pad_id, device)
+        loss_sum, _ = answer_loss_sum(s.model, **batch)
+        (loss_sum / n_step).backward()
+        loss_here += float(loss_sum.detach())
+        tokens += int(batch["attention_mask"].sum())
+    s.dist.all_reduce_grads(s.trainable)
+    torch.nn.utils.clip_grad_norm_(s.trainable, s.cfg.train.max_grad_norm)
+    s.optimizer.step()
+    s.scheduler.step()
+    s.optimizer.zero_grad(set_to_none=True)
+    if s.dist.world > 1:
+        import torch.distributed as dist
+
+        total = torch.tensor([loss_here], dtype=torch.float64)
+        dist.all_reduce(total)
+        loss_here = float(total)
+    return loss_here / n_step, tokens
+
+
+def _validate(s: LoopState, step: int, record: dict[str, Any]) -> bool:
+    """Validation loss; returns True when early stopping says stop."""
+    if not s.val_rows:
+        return False
+    val = mean_answer_loss(s.model, s.val_rows, s.pad_id)
+    record["val_loss"] = round(val, 6)
+    if not s.best or val < s.best["val_loss"]:
+        s.best.update(step=step, val_loss=val, bad_evals=0)
+        record["best"] = True
+        if s.dist.is_main:
+            s.model.save_pretrained(s.run_dir / "best_adapter", safe_serialization=True)
+        return False
+    s.best["bad_evals"] = s.best.get("bad_evals", 0) + 1
+    patience = s.cfg.train.early_stopping_patience
+    return patience is not None and s.best["bad_evals"] >= patience
+
+
+def run_loop(s: LoopState, loggers: MetricLoggers, stop: Any, bar: Any) -> LoopResult:
+    t0, tokens, last_loss, val_loss, early = time.perf_counter(), 0, float("nan"), None, False
+    tc = s.cfg.train
+    for step in range(s.start, s.steps):
+        last_loss, n = train_step(s, step)
+        tokens += n
+        elapsed = time.perf_counter() - t0
+        record = {"step": step + 1, "loss": round(last_loss, 6), "lr": s.scheduler.get_last_lr()[0],
+                  "tokens_per_s": round(tokens * s.dist.world / elapsed, 2), "elapsed_s": round(elapsed, 2)}
+        if (step + 1) % tc.eval_every == 0 or step + 1 == s.steps:
+            early = _validate(s, step + 1, record)
+            val_loss = record.get("val_loss", val_loss)
+        loggers.log(record)
+        bar.update(1)
+        bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
+        if s.dist.is_main and ((step + 1) % tc.save_every == 0 or stop.requested or early):
+            checkpoints.save_checkpoint(s.run_dir, step + 1, s.model, s.optimizer, s.scheduler,
+                                        {"steps": s.steps, "best": s.best}, tc.keep_checkpoints)
+        if stop.requested:
+            raise TrainingError(f"stopped by signal after step {step + 1}; continue with "
+                                f"`medqa train --resume --output {s.run_dir}`")
+        if early:
+            break
+    return LoopResult(last_loss, val_loss, tokens * s.dist.world, time.perf_counter() - t0, early)
