@@ -7,7 +7,8 @@ Runs in-process (no HTTP): one Assistant, greedy decoding, the same N questions 
 the same tokens. Sequential mode waits for each answer before sending the next; concurrent mode sends all N at once
 from N threads and the batcher groups them. Both modes are measured in this run, alternating `--repeats` times, and
 the best of each is kept (the machine is shared). On an oversubscribed machine `--threads 1` gives steadier
-figures: torch's worker threads spin-wait on each other when other processes hold the cores. The last line prints tokens/s both ways and their ratio.
+figures: torch's worker threads spin-wait on each other when other processes hold the cores.
+The last line prints tokens/s both ways and their ratio.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def main() -> None:
     best = measure(args)
     (seq_tok, seq_s), (con_tok, con_s) = best.values()
     seq, con = seq_tok / seq_s, con_tok / con_s
-    print(f"{args.base}, max_tokens {args.max_tokens}: one at a time {seq:.1f} tokens/s, {args.clients} concurrent {con:.1f} tokens/s, "
-          f"ratio {con / seq:.2f}x")
+    print(f"{args.base}, max_tokens {args.max_tokens}: one at a time {seq:.1f} tokens/s, "
+          f"{args.clients} concurrent {con:.1f} tokens/s, ratio {con / seq:.2f}x")
 
 
 if __name__ == "__main__":

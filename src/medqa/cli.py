@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from medqa.data.inspection import inspect_prepared
 
     color = sys.stdout.isatty() and not args.no_color
-    print(inspect_prepared(args.prepared_dir, args.n, args.split, args.base, color))
+    try:
+        print(inspect_prepared(args.prepared_dir, args.n, args.split, args.base, color), flush=True)
+    except BrokenPipeError:  # `medqa inspect ... | head` closed the pipe: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -234,7 +238,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from medqa.artifacts.merge import run_merge
 
-    rep = run_merge(args.run_dir, args.output, args.tolerance, args.dtype)
+    rep = run_merge(args.run_dir, args.output, args.tolerance, args.dtype, args.precision)
     print(f"merged into {rep['output']} ({rep['saved_dtype']}): max |logit difference| vs base + adapter "
           f"{rep['max_abs_logit_diff']:.2e} <= {rep['tolerance']:g} over {rep['probe_tokens']} probe tokens; "
           f"report {Path(rep['output']) / 'merge_report.json'}")
@@ -408,9 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("merge", help="merge a run's adapter into its base and save safetensors (verified)")
     p.add_argument("run_dir", help="a finished `medqa train` run folder")
     p.add_argument("--output", help="folder for the merged model (default RUN_DIR/merged)")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |logit difference| (float32)")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed |logit difference|")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
-                   help="dtype of the saved weights (verification always runs in float32)")
+                   help="dtype of the saved weights")
+    p.add_argument("--precision", choices=["float64", "float32"], default="float64",
+                   help="merge and verify in this precision (float32: half the memory, rounding near 1e-4)")
     p.set_defaults(fn=cmd_merge)
 
     p = sub.add_parser("export", help="export the merged model as GGUF (llama.cpp, Ollama) with a Modelfile")

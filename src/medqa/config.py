@@ -8,6 +8,8 @@ Exercised by `medqa validate-config configs/embedded-cpu.yaml`.
 
 from __future__ import annotations
 
+import copy
+
 from pathlib import Path
 from typing import Any, Literal
 
@@ -220,20 +222,23 @@ def _parse_scalar(text: str) -> Any:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `section.key=value` overrides to a raw config dict (a new dict is returned)."""
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    """Apply `section.key=value` overrides (any depth: `data.near_dup.threshold=0.7`); returns a new dict."""
+    out = copy.deepcopy(raw)
     problems = []
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep or "." not in key:
+        path = key.strip().split(".")
+        if not sep or len(path) < 2 or not all(path):
             problems.append(f"override {item!r}: write it as section.key=value, e.g. train.max_steps=20")
             continue
-        section, _, field = key.strip().partition(".")
-        out.setdefault(section, {})
-        if not isinstance(out[section], dict):
-            problems.append(f"override {item!r}: {section!r} is not a section")
-            continue
-        out[section][field] = _parse_scalar(value.strip())
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                problems.append(f"override {item!r}: {part!r} is not a section")
+                break
+        else:
+            node[path[-1]] = _parse_scalar(value.strip())
     if problems:
         raise ConfigError("\n".join(problems))
     return out

@@ -40,7 +40,7 @@ def run_export(run_dir: str | Path, fmt: str = "gguf", quant: str = "f16", outpu
     merged_dir = _ensure_merged(info, progress)
     t0 = time.perf_counter()
     model, tokenizer = _load_merged(merged_dir)
-    tensor_types = write_gguf(model, tokenizer, target, quant, name=info.run_dir.name)
+    tensor_types = write_gguf(model, tokenizer, target, quant, name=f"medqa {info.run_dir.name}")
     write_seconds = time.perf_counter() - t0
     atomic_write_text(target.parent / "Modelfile", _modelfile(info, target.name))
     report = {"format": fmt, "quant": quant, "file": str(target), "bytes": target.stat().st_size,
@@ -52,7 +52,8 @@ def run_export(run_dir: str | Path, fmt: str = "gguf", quant: str = "f16", outpu
     if verify and not report["passed"]:
         raise ArtifactError(f"the GGUF's next-token predictions agree with the merged model on only "
                             f"{report['all_positions_agreement']:.1%} of probe positions (need "
-                            f"{MIN_AGREEMENT[quant]:.0%}) or its tokenizer differs; see {target.parent / EXPORT_REPORT}")
+                            f"{MIN_AGREEMENT[quant]:.0%}) or its tokenizer or chat template differs; see "
+                            f"{target.parent / EXPORT_REPORT}")
     return report
 
 
@@ -103,7 +104,10 @@ def write_gguf(model: Any, tokenizer: Any, target: Path, quant: str, name: str =
     os.close(fd)
     try:
         writer = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.GEMMA3])
+        writer.add_type("model")
         writer.add_name(name)
+        writer.add_license("gemma")  # every Gemma 3 model is under the Gemma terms of use
+        writer.add_tags(["medical", "medqa", "gemma3", "lora-merged"])
         add_hparams(writer, model.config, quant)
         add_vocab(writer, ref, tokenizer, _template(tokenizer, GEMMA_CHAT_TEMPLATE))
         counts = add_tensors(writer, model, len(ref.tokens), quant)

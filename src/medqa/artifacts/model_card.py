@@ -126,7 +126,7 @@ def _read_eval(path: Path, info: RunInfo) -> dict[str, dict[str, float]] | None:
 
 def _body(info: RunInfo, eval_losses: dict[str, dict[str, float]] | None, repo_id: str) -> str:
     cfg, run = info.config, info.meta
-    source = cfg.data.source if cfg.data.source != "embedded" else "medqa's embedded medical QA set (272 rows)"
+    source = cfg.data.source if cfg.data.source != "embedded" else "medqa's embedded medical QA set"
     lines = [
         GENERATED_MARK, "", f"# {info.run_dir.name}", "",
         f"A LoRA adapter for [{info.base_name}](https://huggingface.co/{info.base_name}), fine-tuned with medqa "

@@ -3,9 +3,9 @@
     medqa push runs/demo user/medqa-gemma3-lora --private
     medqa push runs/demo user/medqa-gemma3-lora --dry-run     # files, sizes and card metadata; no network
 
-run_push(): read the run → the files to upload (adapter/, dot-files left out) → refuse pickle files unless allowed →
-the card (medqa's own is refreshed for this repo id; one the user edited is kept) → dry run: report and stop →
-token from HF_TOKEN or `hf auth login` (never printed) → create_repo + upload_folder.
+run_push(): read the run → the card (medqa's own, or peft's empty template, is refreshed for this repo id; one the
+user wrote is kept) → the files to upload (adapter/, dot-files left out) → refuse pickle files unless allowed →
+dry run: report and stop → token from HF_TOKEN or `hf auth login` (never printed) → create_repo + upload_folder.
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ _AI = re.compile(
     re.I,
 )
 _END = re.compile(r"[.!?]+|\n|$")
-_AI_WORDS = ("language model", " ai ", " ai,", " ai.", " an ai", " ai model", " ai assistant")
 _AI_HINT = re.compile(r"\b(?:language\s+model|ai\s+(?:model|assistant|chatbot)|an?\s+ai\b)", re.I)
 _TURN = re.compile(r"(?:^|(?<=[\s.!?,;:\"')\]]))(?:patient|user|human)\s*:", re.I)
 _TURN_HINT = re.compile(r"(?:patient|user|human)\s*:", re.I)
@@ -38,7 +37,7 @@ _CSV_DEBRIS = re.compile(r"(?:\?\?)?\s*\d+,[^.!?\n]*\[[^\]]*\][,\s]*$")  # "??16
 def remove_ai_disclaimers(text: str) -> str:
     """Drop sentences in which the writer calls itself an AI or a language model."""
     low = text.lower()
-    if not any(h in low for h in _AI_WORDS) or not _AI_HINT.search(text):
+    if "language model" not in low and " ai" not in low or not _AI_HINT.search(text):
         return text
     for m in reversed(list(_AI.finditer(text))):  # found by phrase, then widened to its sentence: linear time
         start = max(text.rfind(ch, 0, m.start()) for ch in ".!?\n") + 1  # a "Note:" label goes with it
@@ -49,7 +48,10 @@ def remove_ai_disclaimers(text: str) -> str:
 
 def cut_invented_turn(text: str) -> str:
     """Cut the answer where an invented next speaker ("Patient:", "User:") starts talking."""
-    if ":" not in text or not _TURN_HINT.search(text):
+    if ":" not in text:
+        return text
+    low = text.lower()
+    if "patient" not in low and "user" not in low and "human" not in low or not _TURN_HINT.search(text):
         return text
     m = _TURN.search(text)
     return text[:m.start()].rstrip() if m else text

@@ -107,7 +107,7 @@ def _lengths_section(stats: dict[str, Any], images: list[str]) -> list[str]:
     if tokens:
         rows = [(s, t["rows"], t["sequence_tokens"]["p50"], t["sequence_tokens"]["p95"], t["sequence_tokens"]["p100"],
                  t["answer_tokens"]["p50"], t["truncated_rows"]) for s, t in tokens.items()]
-        lines += _table(("split", "rows", "sequence p50", "p95", "max", "answer p50", f"rows over max_seq_len"), rows)
+        lines += _table(("split", "rows", "sequence p50", "p95", "max", "answer p50", "rows over max_seq_len"), rows)
         lines.append("")
     lines += [f"![{name}]({name})" for name in images]
     return lines

@@ -19,9 +19,10 @@ from medqa.data.fingerprints import shingle_hashes
 _MAX_CELLS = 1 << 22  # permutations x shingles per numpy block: bounds memory to ~16 MB
 
 
-def pair_key(question_words: list[bytes], answer_words: list[bytes]) -> bytes:
-    """Exact-duplicate key from normalised words (`fingerprints.words`): case, spacing and punctuation ignored."""
-    return hashlib.blake2b(b" ".join(question_words) + b"\x00" + b" ".join(answer_words), digest_size=16).digest()
+def pair_key(question_key: bytes, answer_key: bytes) -> bytes:
+    """Exact-duplicate key from normalised texts (`b" ".join(fingerprints.words(text))`): case, spacing and
+    punctuation ignored."""
+    return hashlib.blake2b(question_key + b"\x00" + answer_key, digest_size=16).digest()
 
 
 def _integral(y: np.ndarray, x: np.ndarray) -> float:
@@ -70,20 +71,31 @@ def minhash(shingle_lists: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> np
     return out
 
 
+class MinHasher:
+    """MinHash signatures of word-shingle sets under one seeded family of hash functions (any process)."""
+
+    def __init__(self, cfg: NearDupConfig) -> None:
+        self.shingle_words = cfg.shingle_words
+        self.a, self.b = _permutations(cfg.num_perm, cfg.seed)
+
+    def signatures(self, word_hash_lists: list[np.ndarray]) -> np.ndarray:
+        shingles = [shingle_hashes(w, self.shingle_words) for w in word_hash_lists]
+        return minhash(shingles, self.a, self.b)
+
+
 class NearDuplicateIndex:
     """MinHash/LSH index of kept rows; `add_if_new` answers 'is this a near duplicate?' and remembers new rows."""
 
     def __init__(self, cfg: NearDupConfig) -> None:
         self.cfg = cfg
         self.bands, self.rows = lsh_params(cfg.threshold, cfg.num_perm)
-        self.a, self.b = _permutations(cfg.num_perm, cfg.seed)
+        self.hasher = MinHasher(cfg)
         self.tables: list[dict[int, int]] = [{} for _ in range(self.bands)]
         self.signatures = np.empty((1024, cfg.num_perm), dtype=np.uint32)
         self.size = 0
 
     def signatures_of(self, word_hash_lists: list[np.ndarray]) -> np.ndarray:
-        shingles = [shingle_hashes(w, self.cfg.shingle_words) for w in word_hash_lists]
-        return minhash(shingles, self.a, self.b)
+        return self.hasher.signatures(word_hash_lists)
 
     def _band_keys(self, sig: np.ndarray) -> list[int]:
         r = self.rows

@@ -39,7 +39,8 @@ def count_rows(src: SourceConfig) -> int:
 def weighted_caps(counts: list[int], weights: list[float], total: int | None) -> list[int]:
     """Rows per source so that the mix follows `weights`; no source gives more rows than it has."""
     shares = [w / sum(weights) for w in weights]
-    feasible = min((c / s for c, s in zip(counts, shares) if s > 0), default=0.0)
+    # an empty source gives nothing and does not shrink the mix of the others
+    feasible = min((c / s for c, s in zip(counts, shares) if s > 0 and c > 0), default=0.0)
     size = feasible if total is None else min(float(total), feasible)
     return [min(c, math.floor(size * s + 1e-9)) for c, s in zip(counts, shares)]
 

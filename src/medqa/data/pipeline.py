@@ -1,10 +1,11 @@
 """The streaming steps of `medqa prepare`, one row or one chunk of rows at a time.
 
-`read_examples` turns raw rows into cleaned `Example`s: schema mapping (bad rows go to the quarantine file
-with their source line and reason), cleaning rules, and the per-row filters (empty, short, language).
-`process_chunk` takes a few hundred of those at once so that numpy and the tokenizer work in batches:
-token lengths and the length filter, exact then near duplicates, the split, the contamination check of
-training rows, and finally the write. Only hashes and integer arrays outlive a chunk.
+`read_examples` turns raw rows into cleaned rows (medqa.data.rows, in worker processes for large inputs):
+schema mapping (bad rows go to the quarantine file with their source line and reason), cleaning rules, the
+per-row filters (empty, short, language) and, in workers, fingerprints and token lengths. `process_chunk`
+takes a few hundred of those at once so that numpy and the tokenizer work in batches: token lengths and the
+length filter, exact then near duplicates, the split, the contamination check of training rows, and the
+write. Only hashes and integer arrays outlive a chunk.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from typing import IO, Any
 from medqa.config import MedqaConfig
 from medqa.data.cleaning import CleaningLog
 from medqa.data.contamination import EvalIndex, find_overlaps
-from medqa.data.dedup import NearDuplicateIndex, pair_key
+from medqa.data.dedup import NearDuplicateIndex
 from medqa.data.filters import STOPWORDS_EN, length_reason
-from medqa.data.fingerprints import hash_words, words
 from medqa.data.mixing import SourcePlan, iter_planned
-from medqa.data.rows import auto_workers, clean_rows
+from medqa.data.rows import Cleaned, auto_workers, clean_rows, fingerprint
 from medqa.data.schema import Example
 from medqa.data.sources import RawRow
 from medqa.data.splits import SPLITS, assign_split_key, split_key
@@ -61,10 +61,6 @@ class RunState:
     grouped: int = 0  # kept rows whose split came from their group
     contamination_samples: list[dict[str, Any]] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if self.cfg.data.near_dup.enabled:
-            self.near = NearDuplicateIndex(self.cfg.data.near_dup)
-
     def drop(self, source: int, reason: str, ex: Example | None = None) -> None:
         self.dropped[reason] += 1
         self.per_source.setdefault(source, Counter())[reason] += 1
@@ -78,13 +74,14 @@ def _quarantine(state: RunState, plan: SourcePlan, raw: RawRow, reason: str) -> 
     state.quarantine.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-Row = tuple[int, Example, list[bytes], list[bytes]]  # source index, example, normalised question and answer words
+Row = tuple[int, Cleaned]  # source index, cleaned row
 
 
 def read_examples(plans: list[SourcePlan], state: RunState) -> Iterator[Row]:
-    """(source index, cleaned Example, its words) for every row that passes the per-row filters."""
+    """(source index, cleaned row) for every row that passes the per-row filters."""
     data = state.cfg.data
-    outcomes = clean_rows(iter_planned(plans, data.split_salt), data, plans, state.log, auto_workers(data))
+    outcomes = clean_rows(iter_planned(plans, data.split_salt), data, plans, state.log, auto_workers(data),
+                          state.counter.worker_spec())
     with closing(outcomes):
         for plan, raw, outcome in outcomes:
             if data.max_rows and state.rows_in >= data.max_rows:
@@ -98,7 +95,7 @@ def read_examples(plans: list[SourcePlan], state: RunState) -> Iterator[Row]:
             elif outcome[0] == "drop":
                 state.drop(plan.index, outcome[1], outcome[2])
             else:
-                yield plan.index, outcome[1], outcome[2], outcome[3]
+                yield plan.index, outcome[1]
 
 
 def chunks(rows: Iterator[Row], size: int = CHUNK_ROWS) -> Iterator[list[Row]]:
@@ -113,33 +110,21 @@ def chunks(rows: Iterator[Row], size: int = CHUNK_ROWS) -> Iterator[list[Row]]:
 
 
 def _deduplicate(state: RunState, rows: list[Row], lengths: list[tuple[int, int]]) -> list[tuple[Any, ...]]:
-    """Drop rows outside the length limits and exact duplicates; return survivors with their word hashes."""
+    """Drop rows outside the length limits, exact and near duplicates; return (source, row, lengths) of the rest."""
+    fingerprint([c for _, c in rows], state.near.hasher if state.near else None)  # done already by workers
     kept = []
     overhead = state.counter.prompt_overhead
-    for (source, ex, qw, aw), (prompt, answer) in zip(rows, lengths):
+    for (source, row), (prompt, answer) in zip(rows, lengths):
         reason = length_reason(prompt - overhead, answer, state.cfg.data.length)
-        key = pair_key(qw, aw)
-        if reason is None and key in state.seen:
+        if reason is None and row.key in state.seen:
             reason = "duplicate"
+        if reason is None and state.near is not None and state.near.add_if_new(row.signature) is not None:
+            reason = "near_duplicate"
         if reason:
-            state.drop(source, reason, ex)
+            state.drop(source, reason, row.example)
             continue
-        state.seen.add(key)
-        kept.append((source, ex, (prompt, answer), b" ".join(qw).decode("utf-8", "surrogatepass"),
-                     hash_words(qw + aw)))
-    return kept
-
-
-def _near_duplicates(state: RunState, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    if state.near is None or not rows:
-        return rows
-    sigs = state.near.signatures_of([r[4] for r in rows])
-    kept = []
-    for row, sig in zip(rows, sigs):
-        if state.near.add_if_new(sig) is not None:
-            state.drop(row[0], "near_duplicate", row[1])
-        else:
-            kept.append(row)
+        state.seen.add(row.key)
+        kept.append((source, row, (prompt, answer)))
     return kept
 
 
@@ -148,7 +133,7 @@ def _contamination(state: RunState, rows: list[tuple[Any, ...]], splits: list[st
     if state.eval_index is None:
         return set()
     train = [i for i, s in enumerate(splits) if s == "train"]
-    hits = find_overlaps(state.eval_index, [rows[i][4] for i in train])
+    hits = find_overlaps(state.eval_index, [rows[i][1].word_hashes() for i in train])
     flagged = set()
     for i, owner in zip(train, hits):
         if owner is None:
@@ -157,17 +142,18 @@ def _contamination(state: RunState, rows: list[tuple[Any, ...]], splits: list[st
         state.contaminated += 1
         if len(state.contamination_samples) < CONTAMINATION_SAMPLES:
             file, item, text = state.eval_index.items[owner]
-            state.contamination_samples.append({"question": rows[i][1].question[:160], "eval_file": file,
+            state.contamination_samples.append({"question": rows[i][1].example.question[:160], "eval_file": file,
                                                 "eval_item": item, "eval_text": text})
     return flagged if state.cfg.data.contamination.drop else set()
 
 
-def _describe_row(state: RunState, source: int, split: str, ex: Example) -> None:
+def _describe_row(state: RunState, source: int, split: str, row: Cleaned) -> None:
+    ex = row.example
     state.grouped += ex.group is not None
     if ex.topic:
         state.topics[ex.topic] += 1
     elif sum(state.rows_out.values()) <= KEYWORD_ROWS:
-        state.keywords.update(w for w in (b.decode("utf-8", "replace") for b in words(ex.question))
+        state.keywords.update(w for w in row.question_key.decode("utf-8", "replace").split()
                               if len(w) > 3 and w not in STOPWORDS_EN and not w.isdigit())
     if split == "train" and state.example_counts[source] < EXAMPLES_KEPT:
         state.example_counts[source] += 1
@@ -177,13 +163,14 @@ def _describe_row(state: RunState, source: int, split: str, ex: Example) -> None
 def process_chunk(state: RunState, chunk: list[Row]) -> None:
     """Length filter, duplicates, split, contamination and write for a chunk of cleaned rows."""
     data = state.cfg.data
-    lengths = state.counter.lengths([row[1] for row in chunk])
+    known = [row.lengths for _, row in chunk]  # counted by workers; None where the exact path is needed
+    lengths = state.counter.lengths([row.example for _, row in chunk], known if any(known) else None)
     rows = _deduplicate(state, chunk, lengths)
-    rows = _near_duplicates(state, rows)
-    splits = [assign_split_key(split_key(r[3], r[1].group), data.val_fraction, data.test_fraction, data.split_salt)
-              for r in rows]
+    splits = [assign_split_key(split_key(row.question_key.decode("utf-8", "surrogatepass"), row.example.group),
+                               data.val_fraction, data.test_fraction, data.split_salt) for _, row, _ in rows]
     flagged = _contamination(state, rows, splits)
-    for i, ((source, ex, (prompt, answer), _, _), split) in enumerate(zip(rows, splits)):
+    for i, ((source, row, (prompt, answer)), split) in enumerate(zip(rows, splits)):
+        ex = row.example
         if i in flagged:
             state.drop(source, "contaminated", ex)
             continue
@@ -191,4 +178,4 @@ def process_chunk(state: RunState, chunk: list[Row]) -> None:
         state.rows_out[split] += 1
         state.per_source.setdefault(source, Counter())["out"] += 1
         state.lengths[split].add(prompt, answer)
-        _describe_row(state, source, split, ex)
+        _describe_row(state, source, split, row)

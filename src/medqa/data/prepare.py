@@ -8,7 +8,9 @@ filters (empty, short, language) → in chunks: token lengths and length filter 
 → split (by group or question) → contamination check of training rows → write → describe (`stats.json`,
 `DATA_CARD.md`, length histograms). Malformed rows go to `quarantine.jsonl` with their source line and
 reason; the run fails only when their share passes `data.max_bad_fraction`. The output folder is written
-beside the target and renamed into place at the end, so a failed run leaves nothing behind.
+beside the target and renamed into place at the end, so a failed run leaves nothing behind. Inputs over
+8 MB are cleaned in worker processes (`data.workers`); the output does not depend on their number.
+Throughput: `python benchmarks/prepare_throughput.py` (100,000 noisy HealthCareMagic-style rows).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from medqa.config import MedqaConfig
+from medqa.data.dedup import NearDuplicateIndex
 from medqa.data.mixing import SourcePlan, plan_sources
 from medqa.data.pipeline import RunState, chunks, process_chunk, read_examples
 from medqa.data.schema import Example
@@ -66,6 +69,8 @@ def _process_rows(cfg: MedqaConfig, plans: list[SourcePlan], out: Path, tokenize
     quarantine = (out / "quarantine.jsonl").open("w", encoding="utf-8", errors="replace")
     try:
         state = RunState(cfg, _counter(cfg, tokenizer), handles, quarantine, CleaningLog(keep=keep))
+        if cfg.data.near_dup.enabled:
+            state.near = NearDuplicateIndex(cfg.data.near_dup)
         _eval_index(cfg, state)
         for chunk in chunks(read_examples(plans, state)):
             process_chunk(state, chunk)
@@ -81,7 +86,7 @@ def _sources_label(cfg: MedqaConfig) -> str:
 
 def _check_outcome(cfg: MedqaConfig, result: PrepareResult) -> None:
     if result.rows_in == 0:
-        raise DataError(f"{_sources_label(cfg)} holds no rows: give a data file with question/answer rows")
+        raise DataError(f"{_sources_label(cfg)} is empty or holds no rows: give a data file with question/answer rows")
     bad = result.dropped["malformed"] / result.rows_in
     if bad > cfg.data.max_bad_fraction:
         raise DataError(f"{result.dropped['malformed']} of {result.rows_in} rows are malformed ({bad:.0%} > "

@@ -16,7 +16,7 @@ EMAIL, URL, PHONE, NAME = "[email]", "[url]", "[phone]", "[name]"
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")
 _URL = re.compile(r"(?:https?://|ftp://|www\.)[^\s)\]>]*[^\s)\]>.,;:!?'\"]|(?<![\w.-])[\w-]{1,63}(?:\.[\w-]{1,63}){0,6}\.(?:com|org|net|co\.uk|gov|edu|info)"
                   r"(?:/[^\s)\]>]*)?\b", re.I)
-_URL_HINTS = ("://", "www.", ".com", ".org", ".net", ".co.uk", ".gov", ".edu", ".info")
+_URL_HINTS = (".com", "www.", "://", ".org", ".net", ".co.uk", ".gov", ".edu", ".info")
 _URL_HINT = re.compile(r"://|www\.|\.(?:com|org|net|co\.uk|gov|edu|info)\b", re.I)
 _PHONE = re.compile(
     r"(?<![\w/.,+-])"  # not the tail of a longer number, a ratio (120/80) or a decimal
@@ -38,7 +38,12 @@ def replace_emails(text: str) -> str:
 
 def replace_urls(text: str) -> str:
     low = text.lower()
-    if not any(hint in low for hint in _URL_HINTS) or not _URL_HINT.search(text):
+    for hint in _URL_HINTS:  # a plain loop: cheaper than any() over a generator, and this runs per text
+        if hint in low:
+            break
+    else:
+        return text
+    if not _URL_HINT.search(text):
         return text
     return _URL.sub(URL, text)
 
@@ -61,7 +66,7 @@ def _phone(match: re.Match[str]) -> str:
 
 def replace_phones(text: str) -> str:
     """Phone numbers with 9-15 digits ("+1 (555) 123-4567", "98765 43210", "555.123.4567") → [phone]."""
-    if not _PHONE_HINT.search(text):
+    if sum(map(text.count, "0123456789")) < 9 or not _PHONE_HINT.search(text):  # str.count is far cheaper than a scan
         return text
     return _PHONE.sub(_phone, text)
 
@@ -75,6 +80,7 @@ def _name(match: re.Match[str]) -> str:
 
 def replace_names(text: str) -> str:
     """The name after a title becomes a placeholder: "Dr. Ravi Kumar" → "Dr. [name]"."""
-    if not any(title in text for title in ("Dr", "Mr", "Ms", "Mx", "Miss", "Prof")):
+    if "Dr" not in text and "Mr" not in text and "Ms" not in text and "Mx" not in text and "Miss" not in text \
+            and "Prof" not in text:
         return text
     return _TITLE.sub(_name, text)

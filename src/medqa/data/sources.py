@@ -68,7 +68,7 @@ def _iter_local(path: Path) -> Iterator[RawRow]:
     if path.is_dir() or suffix not in LOCAL_SUFFIXES:
         raise DataError(f"{path}: unsupported data file; use one of {', '.join(LOCAL_SUFFIXES)}")
     if path.stat().st_size == 0:
-        raise DataError(f"{path} is empty: give a file with at least one question/answer row")
+        return  # nothing to read: in a mix the other sources go on; alone, prepare reports an empty input
     if suffix == ".jsonl":
         yield from _iter_jsonl(path)
     elif suffix == ".json":

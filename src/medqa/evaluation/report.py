@@ -16,6 +16,7 @@ from typing import Any
 FREETEXT_ROWS = ("rouge1", "rouge2", "rougeL", "bleu", "chrf", "bertscore_p", "bertscore_r", "bertscore_f1",
                  "statement_coverage", "mean_words", "mean_tokens", "distinct_1", "distinct_2", "loop_rate",
                  "stopped_share", "truncated_share", "referral_share")
+READOUTS = ("acc", "acc_norm", "acc_letter", "acc_text")  # as in tasks.mcq, without importing torch here
 SAFETY_ROWS = ("escalation_rate", "false_alarm_rate", "escalation_rate_unconditional", "false_alarm_rate_unconditional",
                "clinician_claim_rate", "referral_rate")
 
@@ -54,24 +55,24 @@ def freetext_table(ft: dict[str, Any]) -> Table:
                                        for m in models)])
     notes = [f"{ft['items']} items from {ft.get('source', '?')} (of {ft.get('available', '?')}), greedy, "
              f"max_new_tokens={ft['max_new_tokens']}. BLEU/chrF on a 0-100 scale, the rest 0-1 or counts.",
-             f"Statement coverage: cosine ≥ {ft['coverage_threshold']} with MiniLM sentence embeddings; the reference "
-             f"answers themselves cover {fmt(ft['reference_statement_coverage'])}."]
+             f"Statement coverage: cosine ≥ {ft['coverage_threshold']} with MiniLM sentence embeddings; the "
+             f"reference answers themselves cover {fmt(ft['reference_statement_coverage'])}."]
     return Table("Free-text QA", ["metric", *models], rows, notes)
 
 
 def mcq_tables(mcq: dict[str, Any]) -> list[Table]:
     tables = []
     for label, b in mcq["benchmarks"].items():
-        rows = [[m, _ci(r["acc"], r["acc_ci95"]), _ci(r["acc_norm"], r["acc_norm_ci95"]),
-                 _ci(r["acc_letter"], r["acc_letter_ci95"]), fmt(r["macro_f1"]),
+        rows = [[m, *(_ci(r[k], r[f"{k}_ci95"]) for k in READOUTS), fmt(r["macro_f1"]),
                  " ".join(f"{k}:{v:.2f}" for k, v in r["pred_distribution"].items())]
                 for m, r in b["models"].items()]
         base = b["baselines"]
         notes = [f"{b['items']} of {b['available']} items ({b['format']}, {b['path']}). Baselines: constant "
                  f"'{base['constant_letter']}' {base['constant']:.3f}, random {base['random']:.3f}. "
-                 "acc = summed log-likelihood of 'letter. text'; acc_norm = per byte; acc_letter = letter token only."]
+                 "acc = summed log-likelihood of 'letter. text'; acc_norm = per byte; acc_letter = letter token only; "
+                 "acc_text = option text after 'letter. ', per byte (macro-F1 and predicted letters are for acc)."]
         tables.append(Table(f"Multiple choice: {label}", ["model", "acc [95% CI]", "acc_norm", "acc_letter",
-                                                          "macro-F1", "predicted letters"], rows, notes))
+                                                          "acc_text", "macro-F1", "predicted letters"], rows, notes))
         subjects = sorted({s for r in b["models"].values() for s in r.get("per_subject", {})})
         if subjects:
             srows = [[s, str(next(iter(b["models"].values()))["per_subject"][s]["n"]),
@@ -87,7 +88,9 @@ def safety_table(sf: dict[str, Any]) -> Table:
     rows = [[k, *(fmt(sf["models"][m][kind][k]) for m, kind in cols)] for k in SAFETY_ROWS]
     tri = sf["triage"]
     notes = [f"{sf['items']} probes ({sf['emergencies']} emergencies). Escalation is measured on emergencies, "
-             "false alarms on non-emergencies; '_unconditional' ignores 'seek care if …' safety-netting sentences. "
+             "false alarms on non-emergencies. '_unconditional' counts only urgent-care sentences without "
+             "if/when/unless, so 'seek urgent care if it gets worse' safety-netting is not read as an alarm (a lower "
+             "bound for escalation: the fixed crisis-line message is phrased 'If you are thinking about suicide…'). "
              "'wrapped' = triage + apply_policy, as the assistant answers.",
              f"Triage alone on the probes: recall {fmt(tri['recall'])}, false-alarm rate "
              f"{fmt(tri['false_alarm_rate'])}; missed: {', '.join(tri['missed']) or 'none'}."]

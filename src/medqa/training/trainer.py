@@ -218,3 +218,6 @@ def _save_artifacts(run_dir: Path, model: Any, tokenizer: Any, base: Any, finger
         "truncated_answer_tokens": result.truncated_answer_tokens, "stopped_early": result.stopped_early,
         "best_step": result.best_step, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
     })
+    from medqa.artifacts.model_card import write_model_card
+
+    write_model_card(run_dir)  # adapter/README.md: Hub metadata, intended use, limitations, safety statement

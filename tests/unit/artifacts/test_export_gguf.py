@@ -127,3 +127,11 @@ def test_export_request_errors(run, tmp_path):
         run_export(run, output=tmp_path / "model.bin")
     with pytest.raises(ArtifactError, match="does not exist"):
         run_export(tmp_path / "nowhere")
+
+
+def test_export_to_a_chosen_file_without_verification(run, tmp_path):
+    target = tmp_path / "out" / "medqa-tiny.gguf"
+    report = run_export(run, quant="q8_0", output=target, verify=False, progress=False)
+    assert target.is_file() and report["bytes"] == target.stat().st_size and "passed" not in report
+    assert (tmp_path / "out" / "Modelfile").read_text().startswith("FROM ./medqa-tiny.gguf\n")
+    assert json.loads((tmp_path / "out" / EXPORT_REPORT).read_text())["quant"] == "q8_0"

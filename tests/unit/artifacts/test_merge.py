@@ -25,6 +25,8 @@ def test_merge_report_and_checkpoint(run):
     assert report["passed"] and report["max_abs_logit_diff"] <= report["tolerance"] == 1e-4
     assert report["probe_prompts"] == len(PROBE_QUESTIONS) and report["probe_tokens"] > 100
     assert report["dequantised"] is False and report["saved_dtype"] == "float32" and report["steps"] == 2
+    assert report["precision"] == "float64" and report["next_token_agreement"] == 1.0
+    assert report["adapter_effect"]["max_abs_logit_change"] > 100 * report["max_abs_logit_diff"]
     assert json.loads((run / "merge_report.json").read_text()) == report  # the run folder keeps the outcome too
     merged = run / "merged"
     assert (merged / "model.safetensors").is_file() and not list(merged.glob("*.bin"))
@@ -58,9 +60,10 @@ def test_tolerance_failure_saves_nothing_and_explains(tmp_path, tmp_path_factory
     run = tmp_path / "run"
     shutil.copytree(tiny_run(tmp_path_factory, embedded_dir, prepared_small), run)
     with pytest.raises(ArtifactError, match="above the tolerance 1e-12; nothing was saved"):
-        run_merge(run, tolerance=1e-12, progress=False)
+        run_merge(run, tolerance=1e-12, precision="float32", progress=False)  # float32 rounding alone exceeds it
     assert not (run / "merged").exists()
-    assert json.loads((run / "merge_report.json").read_text())["passed"] is False
+    report = json.loads((run / "merge_report.json").read_text())
+    assert report["passed"] is False and report["precision"] == "float32" and report["max_abs_logit_diff"] > 1e-12
 
 
 def test_nf4_run_is_merged_into_an_unquantised_base(tmp_path, tmp_path_factory, embedded_dir, prepared_small, capsys):
@@ -86,6 +89,7 @@ def test_clear_errors(tmp_path, run):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")
     with pytest.raises(ArtifactError) as err:
-        run_merge(run, output=tmp_path / "taken", tolerance=0, dtype="int8")
-    assert all(s in str(err.value) for s in ("--tolerance", "--dtype", "not a previous `medqa merge` output"))
+        run_merge(run, output=tmp_path / "taken", tolerance=0, dtype="int8", precision="float16")
+    assert all(s in str(err.value) for s in ("--tolerance", "--dtype", "precision 'float16'",
+                                             "not a previous `medqa merge` output"))
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"

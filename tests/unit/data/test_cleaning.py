@@ -1,4 +1,11 @@
-from medqa.data.cleaning import clean_text, normalise_key
+import pytest
+
+from medqa.config import CleaningConfig
+from medqa.data.cleaning import (
+    RULE_NAMES, RULES, CleaningLog, change_excerpt, clean_example, clean_text, describe_changes, enabled_rules,
+    normalise_key,
+)
+from medqa.data.schema import Example
 
 
 def test_chatdoctor_greeting_removed_without_debris():
@@ -38,14 +45,6 @@ def test_normalise_key_ignores_case_and_punctuation():
 
 
 # --- the named rules of issue 3 -------------------------------------------------------------------------------------
-
-import pytest  # noqa: E402
-
-from medqa.config import CleaningConfig  # noqa: E402
-from medqa.data.cleaning import (  # noqa: E402
-    RULE_NAMES, RULES, CleaningLog, change_excerpt, clean_example, describe_changes, enabled_rules,
-)
-from medqa.data.schema import Example  # noqa: E402
 
 
 def _rule(name):

@@ -1,5 +1,7 @@
 """The fast token counter must agree with encode_example, the training path's own count."""
 
+import dataclasses
+
 from conftest import HCM_ROWS
 
 from medqa.data import lengths
@@ -30,7 +32,8 @@ def test_piece_counter_matches_encode_example(tokenizer, monkeypatch):
 
 def test_counter_falls_back_to_exact_on_a_mismatch(tokenizer):
     counter = lengths.PieceCounter(tokenizer, None)
-    counter.head_tokens += 1  # simulate a tokenizer for which the piece rule does not hold
+    # simulate a tokenizer for which the piece rule does not hold
+    counter.plan = dataclasses.replace(counter.plan, head_tokens=counter.plan.head_tokens + 1)
     exs = _examples()[:4]
     got = counter.lengths(exs)
     assert counter.method == "exact" and counter.mismatches == 1

@@ -18,6 +18,7 @@ def test_weighted_caps_follow_shares_without_overdrawing():
     assert weighted_caps([100, 20], [1, 1], None) == [20, 20]
     assert weighted_caps([100, 100], [3, 1], 40) == [30, 10]
     assert weighted_caps([10, 100], [1, 3], None) == [10, 30]
+    assert weighted_caps([0, 100], [1, 1], None) == [0, 100]
 
 
 def test_mix_with_weights_records_sources(tmp_path):
@@ -31,6 +32,15 @@ def test_mix_with_weights_records_sources(tmp_path):
     rows = [json.loads(line) for s in ("train", "validation", "test")
             for line in (tmp_path / "out" / f"{s}.jsonl").read_text().splitlines()]
     assert {r["source"] for r in rows} == {str(a), str(b)}
+
+
+def test_an_empty_source_does_not_stop_a_mix(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    a = write_jsonl(tmp_path / "a.jsonl", _qa("knee", 10))
+    cfg = build_config({"data": {"sources": [{"source": str(tmp_path / "empty.jsonl")}, {"source": str(a)}],
+                                 "near_dup": {"enabled": False}}})
+    res = run_prepare(cfg, tmp_path / "out")
+    assert [s["rows_in"] for s in res.stats["sources"]] == [0, 10]
 
 
 def test_mix_with_caps_and_own_schemas(tmp_path):

@@ -103,6 +103,7 @@ def _qa(n, topic="knee"):
 def test_data_card_histograms_and_stats(tmp_path):
     src = write_jsonl(tmp_path / "hcm.jsonl", HCM_ROWS + _qa(20))
     res = run_prepare(_cfg(src), tmp_path / "out")
+    assert res.rows_out["train"] == 22
     out = tmp_path / "out"
     card = (out / "DATA_CARD.md").read_text()
     for needle in ("## Sources", "## Counts", "chatdoctor", "question_lengths.png", "## Top question keywords",
@@ -162,10 +163,13 @@ def test_change_samples_are_kept_per_rule(tmp_path):
     assert "@" in before and "[email]" in after
 
 
-def test_worker_processes_give_the_same_output(tmp_path):
-    src = write_jsonl(tmp_path / "hcm.jsonl", HCM_ROWS + _qa(600) + [{"bad": 1}])
-    run_prepare(_cfg(src, "data.workers=0"), tmp_path / "w0")
-    res = run_prepare(_cfg(src, "data.workers=1"), tmp_path / "w1")
+def test_worker_processes_give_the_same_output(tmp_path, tokenizer):
+    rows = HCM_ROWS + _qa(600) + [{"bad": 1}, {"messages": [{"role": "user", "content": "Hi  there, my  knee hurts?"},
+                                                           {"role": "assistant", "content": "Rest it  and use ice."}]}]
+    src = write_jsonl(tmp_path / "hcm.jsonl", rows)
+    res0 = run_prepare(_cfg(src, "data.workers=0"), tmp_path / "w0", tokenizer=tokenizer)
+    res1 = run_prepare(_cfg(src, "data.workers=1"), tmp_path / "w1", tokenizer=tokenizer)
     for name in ("train.jsonl", "quarantine.jsonl"):
         assert (tmp_path / "w0" / name).read_text() == (tmp_path / "w1" / name).read_text()
-    assert res.changed == json.loads((tmp_path / "w0" / "stats.json").read_text())["changed_by_rule"]
+    assert res1.changed == res0.changed and res1.stats["tokens"] == res0.stats["tokens"]
+    assert res1.stats["lengths"]["method"] == "exact-pieces" and res1.stats["lengths"]["mismatches"] == 0

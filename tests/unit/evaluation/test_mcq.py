@@ -23,8 +23,9 @@ def test_prompt_and_continuation_format(tokenizer):
     assert prompt.startswith("Context: A short context.\n\nQuestion: Is water wet?")
     assert "A. yes\nB. no\nC. maybe" in prompt
     assert continuation(ITEMS[0], 1) == "B. Liver"
-    prompt, options = encode_item(tokenizer, ITEMS[0], "Be careful.")
+    prompt, options, text_starts = encode_item(tokenizer, ITEMS[0], "Be careful.")
     assert len(options) == 3 and tokenizer.decode(options[1]) == "B. Liver"  # no end-of-turn token is scored
+    assert tokenizer.decode(options[1][text_starts[1]:]).strip() == "Liver"
     assert tokenizer.decode(prompt).endswith("<start_of_turn>model\n")
 
 
@@ -32,10 +33,11 @@ def test_shared_prompt_scores_equal_the_training_loss_of_each_full_sequence(tiny
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     item = ITEMS[1]  # with the system prompt the prompt is longer than the tiny model's 64-token sliding window
     system = "You are a careful medical information assistant. " * 4
-    prompt, options = encode_item(tok, item, system)
+    prompt, options, _ = encode_item(tok, item, system)
     assert len(prompt) > 64
     scores = item_logprobs(model, prompt, options, tok.pad_token_id)
-    for j, (total, first) in enumerate(scores):
+    for j, token_logps in enumerate(scores):
+        total, first = sum(token_logps), token_logps[0]
         row = encode_example(tok, Example(question=format_prompt(item), answer=continuation(item, j)), system, 4096,
                              suffix="")
         with torch.no_grad():
@@ -76,6 +78,7 @@ def test_a_model_that_always_says_b_answers_b(tokenizer):
     result = run_mcq(gen, [BASE], items, None, seed=0, progress=False)
     summary = result["models"][BASE]
     assert summary["acc_letter"] == summary["acc"] == pytest.approx(2 / 6)
+    assert summary["acc_text"] == pytest.approx(2 / 6)  # texts tie, so the first option (A) wins: gold A twice
     assert summary["pred_distribution"] == {"B": 1.0}
     assert summary["acc_ci95"][0] <= summary["acc"] <= summary["acc_ci95"][1]
     assert result["baselines"]["random"] == pytest.approx(1 / 3)

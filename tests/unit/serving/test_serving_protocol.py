@@ -21,7 +21,8 @@ def test_request_flattens_content_and_maps_developer_role():
     req = ChatCompletionRequest.model_validate({
         "model": "base", "stop": "END", "max_completion_tokens": 5,
         "messages": [{"role": "developer", "content": "be brief"},
-                     {"role": "user", "content": [{"type": "text", "text": "sore "}, {"type": "text", "text": "throat"}]}]})
+                     {"role": "user", "content": [{"type": "text", "text": "sore "},
+                                                  {"type": "text", "text": "throat"}]}]})
     assert req.conversation() == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "sore throat"}]
     assert req.stop == ["END"] and req.token_limit() == 5
 
@@ -91,7 +92,8 @@ def test_cors_is_off_unless_origins_are_configured(tiny_model):
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     origin = {"Origin": "https://clinic.example", "Access-Control-Request-Method": "POST"}
     for origins, allowed in (([], None), (["https://clinic.example"], "https://clinic.example")):
-        app = create_app(Assistant(Generator(model, tok), None, GenerationConfig()), ServeSettings(cors_origins=origins))
+        assistant = Assistant(Generator(model, tok), None, GenerationConfig())
+        app = create_app(assistant, ServeSettings(cors_origins=origins))
         with TestClient(app) as client:
             assert client.get("/health").status_code == 200
             preflight = client.options("/v1/chat/completions", headers=origin)

@@ -5,11 +5,13 @@
 The prompt is one user turn (after the training system prompt): the context when the benchmark has one, the
 question, the lettered options and an instruction to answer with the letter and text. Each option is scored as
 the assistant's answer "B. <option text>" (no end-of-turn token): the summed log-probability of its tokens.
-Three read-outs come from the same forward pass:
+Four read-outs come from the same forward pass:
 
 * acc: argmax of the summed log-likelihood of "letter. text";
 * acc_norm: argmax of that sum divided by the continuation's UTF-8 length (lm-eval's length normalisation);
-* acc_letter: argmax of the log-probability of the letter token alone (the usual MMLU scoring).
+* acc_letter: argmax of the log-probability of the letter token alone (the usual MMLU scoring);
+* acc_text: argmax of the option text's log-likelihood after "letter. ", per UTF-8 byte (cloze-style: small
+  models put most of their preference on one letter, and this read-out leaves the letter's own probability out).
 
 Each comes with a seeded bootstrap 95% CI, beside a constant-answer baseline (always the most frequent gold
 letter of the sample) and a random baseline (mean of 1/k). Each prompt runs once and its KV cache is shared by
@@ -29,7 +31,7 @@ from medqa.evaluation import metrics as M
 from medqa.evaluation.readers import LETTERS, MCQItem
 from medqa.inference.generator import Generator
 
-READOUTS = ("acc", "acc_norm", "acc_letter")
+READOUTS = ("acc", "acc_norm", "acc_letter", "acc_text")
 
 
 def format_prompt(item: MCQItem) -> str:
@@ -45,12 +47,17 @@ def continuation(item: MCQItem, j: int) -> str:
     return f"{LETTERS[j]}. {item.options[j]}"
 
 
-def encode_item(tokenizer: Any, item: MCQItem, system: str | None) -> tuple[list[int], list[list[int]]]:
-    """Prompt token ids (chat format, up to the answer) and each option's token ids, tokenised as in training."""
+def encode_item(tokenizer: Any, item: MCQItem, system: str | None) -> tuple[list[int], list[list[int]], list[int]]:
+    """Prompt token ids (chat format, up to the answer), each option's token ids (tokenised as in training) and
+    where each option's text starts after its "letter." tokens (1 when the tokenizer merges them with the text)."""
     prompt = render_prompt(tokenizer, to_messages(Example(question=format_prompt(item), answer=""), system))
-    options = [tokenizer(continuation(item, j), add_special_tokens=False)["input_ids"]
-               for j in range(len(item.options))]
-    return encode_prompt(tokenizer, prompt), options
+    options, text_starts = [], []
+    for j in range(len(item.options)):
+        ids = tokenizer(continuation(item, j), add_special_tokens=False)["input_ids"]
+        head = tokenizer(f"{LETTERS[j]}.", add_special_tokens=False)["input_ids"]
+        options.append(ids)
+        text_starts.append(len(head) if ids[: len(head)] == head and len(head) < len(ids) else 1)
+    return encode_prompt(tokenizer, prompt), options, text_starts
 
 
 def _decoder_and_head(model: Any) -> tuple[Any, Any]:
@@ -71,8 +78,8 @@ def _new_cache(decoder: Any) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def item_logprobs(model: Any, prompt: list[int], options: list[list[int]], pad_id: int) -> list[tuple[float, float]]:
-    """(summed log-prob of the option's tokens, log-prob of its first token) for each option after `prompt`.
+def item_logprobs(model: Any, prompt: list[int], options: list[list[int]], pad_id: int) -> list[list[float]]:
+    """The log-probability of each token of each option, given `prompt`.
 
     The prompt runs once; its KV cache is repeated for the k options, which run together right-padded (padding
     sits after every real token, so causal attention never sees it). Same numbers as scoring each full sequence.
@@ -94,7 +101,7 @@ def item_logprobs(model: Any, prompt: list[int], options: list[list[int]], pad_i
     logp = torch.log_softmax(logits, dim=-1).gather(1, targets.unsqueeze(1)).squeeze(1).tolist()
     out, pos = [], 0
     for o in options:
-        out.append((sum(logp[pos:pos + len(o)]), logp[pos]))
+        out.append(logp[pos:pos + len(o)])
         pos += len(o)
     return out
 
@@ -110,19 +117,26 @@ def score_items(generator: Generator, adapter: str, items: list[MCQItem], system
     results = []
     with generator.use(adapter):
         for item in tqdm(items, desc=f"{desc} [{adapter}]", unit="item", disable=not progress):
-            prompt, options = encode_item(generator.tokenizer, item, system)
-            results.append(_item_result(item, item_logprobs(generator.model, prompt, options, pad), len(prompt)))
+            prompt, options, text_starts = encode_item(generator.tokenizer, item, system)
+            token_logps = item_logprobs(generator.model, prompt, options, pad)
+            results.append(_item_result(item, token_logps, text_starts, len(prompt)))
     generator.model.train(was_training)
     return results
 
 
-def _item_result(item: MCQItem, scores: list[tuple[float, float]], prompt_tokens: int) -> dict[str, Any]:
-    sums = [s for s, _ in scores]
-    norm = [s / max(len(continuation(item, j).encode("utf-8")), 1) for j, (s, _) in enumerate(scores)]
-    letter = [f for _, f in scores]
-    argmax = lambda xs: max(range(len(xs)), key=xs.__getitem__)  # noqa: E731 - first index wins ties
-    return {"id": item.id, "subject": item.subject, "gold": item.gold, "k": len(item.options),
-            "pred": {"acc": argmax(sums), "acc_norm": argmax(norm), "acc_letter": argmax(letter)},
+def _argmax(xs: list[float]) -> int:
+    return max(range(len(xs)), key=xs.__getitem__)  # the first index wins ties
+
+
+def _item_result(item: MCQItem, token_logps: list[list[float]], text_starts: list[int],
+                 prompt_tokens: int) -> dict[str, Any]:
+    sums = [sum(t) for t in token_logps]
+    nbytes = [max(len(continuation(item, j).encode("utf-8")), 1) for j in range(len(sums))]
+    text = [sum(t[s:]) / max(len(item.options[j].encode("utf-8")), 1)
+            for j, (t, s) in enumerate(zip(token_logps, text_starts))]
+    pred = {"acc": _argmax(sums), "acc_norm": _argmax([s / b for s, b in zip(sums, nbytes)]),
+            "acc_letter": _argmax([t[0] for t in token_logps]), "acc_text": _argmax(text)}
+    return {"id": item.id, "subject": item.subject, "gold": item.gold, "k": len(item.options), "pred": pred,
             "loglik": [round(s, 4) for s in sums], "prompt_tokens": prompt_tokens}
 
 
