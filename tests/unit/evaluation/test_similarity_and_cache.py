@@ -28,10 +28,12 @@ def test_cache_keys_and_file_round_trip(tmp_path):
     greedy = generation_params(GenerationConfig(temperature=0.0, seed=1), 64)
     assert greedy == generation_params(GenerationConfig(temperature=0.0, seed=2), 64)  # seed ignored when greedy
     sampled = generation_params(GenerationConfig(temperature=0.7, seed=1), 64)
-    k = GenerationCache.key("m", "base", "prompt", greedy)
-    assert len({k, GenerationCache.key("m", "abc", "prompt", greedy), GenerationCache.key("m", "base", "prompt2", greedy),
-                GenerationCache.key("m", "base", "prompt", sampled), GenerationCache.key("m2", "base", "prompt", greedy),
-                GenerationCache.key("m", "base", "prompt", generation_params(GenerationConfig(temperature=0.0), 32))}) == 6
+    key = GenerationCache.key
+    k = key("m", "base", "prompt", greedy)
+    variants = {k, key("m", "abc", "prompt", greedy), key("m", "base", "prompt2", greedy),
+                key("m", "base", "prompt", sampled), key("m2", "base", "prompt", greedy),
+                key("m", "base", "prompt", generation_params(GenerationConfig(temperature=0.0), 32))}
+    assert len(variants) == 6  # model, adapter, prompt and every decoding setting change the key
     path = tmp_path / "c" / "generations.jsonl"
     cache = GenerationCache(path).load()
     cache.add([{"key": k, "text": "hello", "stopped": True, "tokens": 2}])
