@@ -23,15 +23,15 @@ def run(tmp_path, tmp_path_factory, embedded_dir, prepared_small):
 def test_dry_run_lists_files_sizes_and_card_metadata_without_writing(run, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "HfApi", None)  # any network use would fail loudly
     (run / "adapter" / ".lock").write_text("x")
-    peft_card = (run / "adapter" / "README.md").read_text()
-    assert "[More Information Needed]" in peft_card  # peft's template, which medqa's card replaces
+    card = (run / "adapter" / "README.md").read_text()
+    assert GENERATED_MARK in card  # training wrote medqa's card, not peft's empty template
     report = run_push(run, "me/medqa-lora", private=True, dry_run=True)
     files = {f["path"]: f["bytes"] for f in report["files"]}
     assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "README.md"} <= set(files)
     assert ".lock" not in files and files["adapter_model.safetensors"] > 1000
     assert report["total_bytes"] == sum(files.values()) and report["private"] and report["dry_run"]
     assert report["card_metadata"]["library_name"] == "peft" and "medical" in report["card_metadata"]["tags"]
-    assert (run / "adapter" / "README.md").read_text() == peft_card, "a dry run changes nothing"
+    assert (run / "adapter" / "README.md").read_text() == card, "a dry run changes nothing"
 
 
 def test_pickle_files_are_refused_unless_allowed(run):
