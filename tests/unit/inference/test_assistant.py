@@ -67,7 +67,8 @@ def test_stream_and_complete_apply_the_safety_layer(generator):
 
 
 def test_refusals(generator):
-    assistant = Assistant(generator, None, GREEDY, queue_size=1, max_input_tokens=40)
+    # one row per batch, so the worker cannot take the waiting request into the busy one's batch
+    assistant = Assistant(generator, None, GREEDY, queue_size=1, max_batch_size=1, max_input_tokens=40)
     with pytest.raises(AssistantClosed):
         assistant.submit(user("hello there"))
     with assistant:
