@@ -157,7 +157,10 @@ class ModelConfig(StrictModel):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     quantization: Literal["none", "nf4"] = "none"
     attn_implementation: Literal["sdpa", "eager"] | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = Field(False, description="run Python code shipped with a Hub model; only for code "
+                                    "you have read")
+    allow_pickle: bool = Field(False, description="load pickle files (.bin/.pt/.pth/.pkl/.ckpt) found in adapters "
+                               "and checkpoints; unpickling can run arbitrary code, so only for files you trust")
 
 
 class LoraConfig(StrictModel):
@@ -187,6 +190,9 @@ class TrainConfig(StrictModel):
     save_every: int = Field(100, gt=0)
     keep_checkpoints: int = Field(2, gt=0)
     gradient_checkpointing: bool = False
+    distributed: Literal["auto", "ddp", "fsdp"] = Field(
+        "auto", description="with several processes: ddp copies the base to each, fsdp shards it (auto: what the "
+                            "accelerate config asks for; FSDP and DeepSpeed ZeRO-3 configs mean fsdp)")
     early_stopping_patience: int | None = Field(None, gt=0, description="stop after this many evaluations without "
                                                 "a better validation loss")
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = ["tensorboard"]

@@ -8,6 +8,8 @@ shifted cross-entropy over labels != -100.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -64,8 +66,13 @@ def collate(rows: list[Any], pad_id: int, device: Any = "cpu") -> dict[str, torc
 
 
 @torch.no_grad()
-def mean_answer_loss(model: Any, rows: list[Any], pad_id: int, batch_size: int = 8) -> float:
-    """Token-weighted mean answer loss over encoded rows (batched by length to limit padding)."""
+def mean_answer_loss(model: Any, rows: list[Any], pad_id: int, batch_size: int = 8,
+                     loss_fn: Callable[..., tuple[torch.Tensor, int]] | None = None) -> float:
+    """Token-weighted mean answer loss over encoded rows (batched by length to limit padding).
+
+    `loss_fn(**batch)` replaces answer_loss_sum(model, **batch), e.g. with the FSDP root that wraps it.
+    """
+    loss_fn = loss_fn or partial(answer_loss_sum, model)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -73,7 +80,7 @@ def mean_answer_loss(model: Any, rows: list[Any], pad_id: int, batch_size: int =
     total, count = 0.0, 0
     for start in range(0, len(order), batch_size):
         batch = collate([rows[i] for i in order[start:start + batch_size]], pad_id, device)
-        loss_sum, n = answer_loss_sum(model, **batch)
+        loss_sum, n = loss_fn(**batch)
         total, count = total + float(loss_sum), count + n
     model.train(was_training)
     return total / max(count, 1)

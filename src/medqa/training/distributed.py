@@ -45,6 +45,16 @@ class DistContext:
             p.grad = flat[offset:offset + n].view_as(g).clone()
             offset += n
 
+    def any(self, flag: bool) -> bool:
+        """True when any process's flag is (so all of them stop at the same step)."""
+        if self.world == 1:
+            return flag
+        import torch.distributed as dist
+
+        t = torch.tensor([int(flag)])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
     def barrier(self) -> None:
         if self.world > 1:
             import torch.distributed as dist

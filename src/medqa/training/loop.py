@@ -15,10 +15,11 @@ import torch
 
 from medqa.config import MedqaConfig
 from medqa.errors import TrainingError
-from medqa.modeling.loss import answer_loss_sum, collate, mean_answer_loss
+from medqa.modeling.loss import collate, mean_answer_loss
 from medqa.training import checkpoints
 from medqa.training.distributed import DistContext, rank_batches
 from medqa.training.loggers import MetricLoggers
+from medqa.training.sharding import LossModule, full_adapter_state, full_optimizer_state
 
 
 @dataclass
@@ -28,6 +29,7 @@ class LoopState:
     cfg: MedqaConfig
     run_dir: Path
     model: Any
+    loss_module: LossModule  # the FSDP root when sharded
     optimizer: torch.optim.Optimizer
     scheduler: Any
     trainable: list[torch.nn.Parameter]
@@ -37,6 +39,7 @@ class LoopState:
     steps: int
     pad_id: int
     dist: DistContext
+    sharded: bool = False
     start: int = 0
     best: dict[str, Any] = field(default_factory=dict)  # {"step", "val_loss", "bad_evals"}
 
@@ -48,6 +51,21 @@ class LoopResult:
     tokens: int
     seconds: float
     stopped_early: bool
+
+
+def adapter_state(s: LoopState) -> dict[str, torch.Tensor] | None:
+    """Full adapter weights to save (gathered on every process when sharded), or None to let peft read them."""
+    return full_adapter_state(s.model) if s.sharded else None
+
+
+def save_checkpoint(s: LoopState, step: int) -> None:
+    """Every process takes part (sharded state is gathered); the main one writes."""
+    weights = adapter_state(s)
+    optim = full_optimizer_state(s.loss_module, s.optimizer) if s.sharded else None
+    if s.dist.is_main:
+        checkpoints.save_checkpoint(s.run_dir, step, s.model, s.optimizer, s.scheduler,
+                                    {"steps": s.steps, "best": s.best, "sharded": s.sharded},
+                                    s.cfg.train.keep_checkpoints, adapter_state=weights, optimizer_state=optim)
 
 
 def trained_tokens(rows: list[Any], batches: list[list[int]]) -> int:
@@ -63,11 +81,13 @@ def train_step(s: LoopState, step: int) -> tuple[float, int]:
     loss_here, tokens = 0.0, 0
     for batch_idx in rank_batches(step_batches, s.dist):
         batch = collate([s.train_rows[j] for j in batch_idx], s.pad_id, device)
-        loss_sum, _ = answer_loss_sum(s.model, **batch)
-        (loss_sum / n_step).backward()
+        loss_sum, _ = s.loss_module(**batch)
+        # FSDP averages gradients over processes where DDP (all_reduce_grads) sums them
+        (loss_sum / n_step * (s.dist.world if s.sharded else 1)).backward()
         loss_here += float(loss_sum.detach())
         tokens += int(batch["attention_mask"].sum())
-    s.dist.all_reduce_grads(s.trainable)
+    if not s.sharded:
+        s.dist.all_reduce_grads(s.trainable)
     torch.nn.utils.clip_grad_norm_(s.trainable, s.cfg.train.max_grad_norm)
     s.optimizer.step()
     s.scheduler.step()
@@ -85,13 +105,14 @@ def _validate(s: LoopState, step: int, record: dict[str, Any]) -> bool:
     """Validation loss; returns True when early stopping says stop."""
     if not s.val_rows:
         return False
-    val = mean_answer_loss(s.model, s.val_rows, s.pad_id)
+    val = mean_answer_loss(s.model, s.val_rows, s.pad_id, loss_fn=s.loss_module)
     record["val_loss"] = round(val, 6)
     if not s.best or val < s.best["val_loss"]:
         s.best.update(step=step, val_loss=val, bad_evals=0)
         record["best"] = True
+        weights = adapter_state(s)
         if s.dist.is_main:
-            s.model.save_pretrained(s.run_dir / "best_adapter", safe_serialization=True)
+            s.model.save_pretrained(s.run_dir / "best_adapter", state_dict=weights, safe_serialization=True)
         return False
     s.best["bad_evals"] = s.best.get("bad_evals", 0) + 1
     patience = s.cfg.train.early_stopping_patience
@@ -113,10 +134,10 @@ def run_loop(s: LoopState, loggers: MetricLoggers, stop: Any, bar: Any) -> LoopR
         loggers.log(record)
         bar.update(1)
         bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
-        if s.dist.is_main and ((step + 1) % tc.save_every == 0 or stop.requested or early):
-            checkpoints.save_checkpoint(s.run_dir, step + 1, s.model, s.optimizer, s.scheduler,
-                                        {"steps": s.steps, "best": s.best}, tc.keep_checkpoints)
-        if stop.requested:
+        stopping = s.dist.any(stop.requested)  # a signal may reach the processes at different steps
+        if (step + 1) % tc.save_every == 0 or stopping or early:
+            save_checkpoint(s, step + 1)
+        if stopping:
             raise TrainingError(f"stopped by signal after step {step + 1}; continue with "
                                 f"`medqa train --resume --output {s.run_dir}`")
         if early:

@@ -15,6 +15,7 @@ import random
 import shutil
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from medqa.training import checkpoints
 from medqa.training.batching import batch_plan
 from medqa.training.distributed import DistContext, init_distributed, shutdown_distributed
 from medqa.training.loggers import MetricLoggers
-from medqa.training.loop import LoopState, run_loop
+from medqa.training.loop import LoopState, adapter_state, run_loop
+from medqa.training.sharding import LossModule, load_full_optimizer_state, resolve_strategy, shard
 
 
 @dataclass
@@ -63,10 +65,13 @@ def preflight(encoded: list[Encoded], plan: list[list[int]], max_len: int) -> in
     return sum(e.truncated_answer_tokens for e in encoded)
 
 
-def make_optimizer(cfg: MedqaConfig, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def make_optimizer(cfg: MedqaConfig, params: list[torch.nn.Parameter], sharded: bool = False) -> torch.optim.Optimizer:
     name = cfg.train.optimizer
     if name == "auto":
-        name = "paged_adamw_32bit" if torch.cuda.is_available() else "adamw"
+        name = "paged_adamw_32bit" if torch.cuda.is_available() and not sharded else "adamw"
+    if name.startswith("paged_") and sharded:
+        raise TrainingError(f"train.optimizer={name} cannot step FSDP's sharded parameters; use train.optimizer=adamw "
+                            "(FSDP already splits the optimiser state across processes)")
     if name.startswith("paged_"):
         import bitsandbytes as bnb
 
@@ -127,9 +132,11 @@ def run_training(cfg: MedqaConfig, data_dir: str | Path, *, resume: bool = False
     run_dir = Path(cfg.train.output_dir)
     dist = init_distributed()
     try:
-        if dist.is_main:
-            _check_output(run_dir, resume, overwrite)
-        with RunLock(run_dir) if dist.is_main else contextlib.nullcontext():
+        # The lock comes first, so a refused second process never touches the running one's files; a write that
+        # runs out of space anywhere ends with DiskFullError (what to free, how to resume), not a traceback.
+        with RunLock(run_dir) if dist.is_main else contextlib.nullcontext(), checkpoints.storage_errors(run_dir):
+            if dist.is_main:
+                _check_output(run_dir, resume, overwrite)
             state, base, fingerprint, tokenizer, truncated = setup(cfg, Path(data_dir), run_dir, resume, dist)
             loggers = MetricLoggers(run_dir, list(cfg.train.report_to), config_to_dict(cfg), enabled=dist.is_main)
             if resume and dist.is_main:
@@ -144,8 +151,9 @@ def run_training(cfg: MedqaConfig, data_dir: str | Path, *, resume: bool = False
             result = TrainResult(run_dir, state.steps, out.seconds, out.last_loss, out.val_loss,
                                  out.tokens / max(out.seconds, 1e-9), truncated, loggers.history.records,
                                  out.stopped_early, state.best.get("step"))
+            weights = adapter_state(state)  # gathered on every process when sharded
             if dist.is_main:
-                _save_artifacts(run_dir, state.model, tokenizer, base, fingerprint, cfg, result)
+                _save_artifacts(run_dir, state.model, weights, tokenizer, base, fingerprint, cfg, result)
             dist.barrier()
             return result
     finally:
@@ -180,15 +188,22 @@ def setup(cfg: MedqaConfig, data_dir: Path, run_dir: Path, resume: bool, dist: D
     plan = batch_plan([len(r.input_ids) for r in train_rows], cfg.train.batch_size, cfg.train.seed, steps * per_step)
     truncated = preflight(train_rows, plan, cap)
     model = prepare_model(model, cfg)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(cfg, trainable)
+    latest = checkpoints.list_checkpoints(run_dir)[-1] if resume else None
+    if latest:
+        checkpoints.load_adapter_weights(latest, model, cfg.model.allow_pickle)  # before FSDP splits the weights
+    sharded = resolve_strategy(cfg.train.distributed, dist.world) == "fsdp"
+    loss_module = shard(model, cfg.model.quantization == "nf4") if sharded else LossModule(model)
+    trainable = [p for p in loss_module.parameters() if p.requires_grad]
+    optimizer = make_optimizer(cfg, trainable, sharded)
     scheduler = make_scheduler(cfg, optimizer, steps)
     if dist.is_main:
         save_resolved_config(run_dir, cfg)
-    state = LoopState(cfg, run_dir, model, optimizer, scheduler, trainable, train_rows, val_rows, plan, steps,
-                      tokenizer.pad_token_id, dist)
-    if resume:
-        saved = checkpoints.load_checkpoint(checkpoints.list_checkpoints(run_dir)[-1], model, optimizer, scheduler)
+    state = LoopState(cfg, run_dir, model, loss_module, optimizer, scheduler, trainable, train_rows, val_rows, plan,
+                      steps, tokenizer.pad_token_id, dist, sharded)
+    if latest:
+        load_optimizer = partial(load_full_optimizer_state, loss_module, optimizer) if sharded else None
+        saved = checkpoints.load_training_state(latest, optimizer, scheduler, sharded, load_optimizer,
+                                                allow_pickle=cfg.model.allow_pickle)
         state.start, state.best = saved["step"], saved.get("best") or {}
     model.train()
     return state, base, fingerprint, tokenizer, truncated
@@ -200,23 +215,25 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="train", unit="step", disable=not enabled, dynamic_ncols=True)
 
 
-def _save_artifacts(run_dir: Path, model: Any, tokenizer: Any, base: Any, fingerprint: dict[str, Any],
-                    cfg: MedqaConfig, result: TrainResult) -> None:
+def _save_artifacts(run_dir: Path, model: Any, weights: dict[str, torch.Tensor] | None, tokenizer: Any, base: Any,
+                    fingerprint: dict[str, Any], cfg: MedqaConfig, result: TrainResult) -> None:
     from medqa.data.formatting import GEMMA_CHAT_TEMPLATE
     from medqa.training.history import plot_loss
 
-    model.save_pretrained(run_dir / ADAPTER_SUBDIR, safe_serialization=True)
+    model.save_pretrained(run_dir / ADAPTER_SUBDIR, state_dict=weights, safe_serialization=True)
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = GEMMA_CHAT_TEMPLATE  # ship the format the adapter was trained with
     tokenizer.save_pretrained(run_dir / ADAPTER_SUBDIR)
     plot_loss(result.history, run_dir / "loss.png")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
     write_json(run_dir / RUN_META, {
         "base": cfg.model.base, "base_name": base.name, "base_fingerprint": fingerprint,
         "quantization": cfg.model.quantization, "steps": result.steps, "train_seconds": round(result.train_seconds, 2),
         "final_train_loss": result.final_train_loss, "val_loss": result.val_loss,
         "tokens_per_second": round(result.tokens_per_second, 2),
         "truncated_answer_tokens": result.truncated_answer_tokens, "stopped_early": result.stopped_early,
-        "best_step": result.best_step, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "best_step": result.best_step, "world_size": world,
+        "distributed": resolve_strategy(cfg.train.distributed, world),
     })
     from medqa.artifacts.model_card import write_model_card
 
