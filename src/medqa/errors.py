@@ -24,3 +24,15 @@ class AdapterMismatchError(MedqaError):
 
 class TrainingError(MedqaError):
     pass
+
+
+class PickleRefusedError(ModelLoadError):
+    """An adapter or checkpoint holds pickle files and `model.allow_pickle` is off."""
+
+
+class RunInUseError(MedqaError):
+    """Another process holds the run folder's lock."""
+
+
+class DiskFullError(TrainingError):
+    """A training write failed for lack of space (disk full, quota, file-size limit)."""

@@ -1,7 +1,8 @@
 """One folder per run: resolved config, library versions, git SHA, artifacts and metrics.
 
 Files are written atomically (temporary file, then rename) so a killed process never leaves half a JSON file.
-A lock file refuses a second process writing to the same run folder.
+A lock on RUN/.lock refuses a second process writing to the same run folder (tests/reliability/
+test_reliability_training.py starts two).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from medqa.config import MedqaConfig, config_to_dict
-from medqa.errors import MedqaError
+from medqa.errors import RunInUseError
 
 LOCK = ".lock"
 _PACKAGES = ("medqa", "torch", "transformers", "peft", "accelerate", "bitsandbytes", "tokenizers", "trl")
@@ -65,25 +66,61 @@ def save_resolved_config(folder: Path, cfg: MedqaConfig) -> None:
 
 
 class RunLock:
-    """Exclusive claim on a run folder for the life of one process (a stale lock of a dead process is taken over)."""
+    """Exclusive claim on a run folder for the life of one process.
+
+    An advisory `flock` on RUN/.lock: the kernel drops it when its holder dies (SIGKILL included), so a killed
+    run's lock never blocks `--resume`, a reused pid cannot fake a live holder, and two processes starting at once
+    cannot both take it. The file holds the holder's pid for the refusal message. Where `fcntl` is missing
+    (Windows), an exclusively created pid file stands in, with a dead holder's lock taken over.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / LOCK
+        self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            import fcntl
+        except ImportError:
+            fd = self._create_pid_file()
+        else:
+            fd = self._flock(fcntl)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def _flock(self, fcntl: Any) -> int:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # held by a live process
+                os.close(fd)
+                self._refuse(self._holder())
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # else the previous holder removed the file between our open and our lock: try again
+                return fd
+            os.close(fd)
+
+    def _create_pid_file(self) -> int:
+        try:
+            return os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             pid = self._holder()
             if pid is not None and _alive(pid):
-                raise MedqaError(f"{self.path.parent} is in use by another medqa process (pid {pid}); choose another "
-                                 "--output folder or wait for that run to finish") from None
+                self._refuse(pid)
             self.path.unlink(missing_ok=True)
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        return self
+            return os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+
+    def _refuse(self, pid: int | None) -> None:
+        who = f"pid {pid}" if pid is not None else "its pid not written yet"
+        raise RunInUseError(f"{self.path.parent} is in use by another medqa process ({who}); wait for that run to "
+                            "finish, or choose another --output folder") from None
 
     def _holder(self) -> int | None:
         try:
@@ -92,7 +129,11 @@ class RunLock:
             return None
 
     def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # before the lock is dropped: a process waiting on it sees the change
+        os.close(self._fd)
+        self._fd = None
 
 
 def _alive(pid: int) -> bool:
