@@ -205,6 +205,8 @@ class GenerationConfig(StrictModel):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     repetition_penalty: float = Field(1.1, gt=0.0)
     seed: int | None = None
+    merge_adapter: bool = Field(True, description="with a single LoRA adapter loaded, generate with its weights merged "
+                                                  "into a copy of the adapted layers (faster; costs that copy's memory)")
 
 
 class PromptConfig(StrictModel):

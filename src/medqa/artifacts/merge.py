@@ -97,7 +97,7 @@ def _load_with_adapter(info: RunInfo, precision: str, progress: bool) -> tuple[A
     model = load_model(base, unquantised_model_config(info, progress)).to(getattr(torch, precision))
     # The adapter folder's tokenizer carries the chat template the adapter was trained with.
     tokenizer = AutoTokenizer.from_pretrained(str(info.adapter_dir))
-    model = load_adapters(model, {"adapter": str(info.run_dir)})
+    model = load_adapters(model, {"adapter": str(info.run_dir)}, info.config.model.allow_pickle)
     model.eval()
     return model, tokenizer, base.spec
 

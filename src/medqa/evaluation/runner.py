@@ -139,14 +139,14 @@ def _load_models(cfg: MedqaConfig, adapters: list[str], settings: EvalSettings, 
 
     model, tokenizer, base = load_base(cfg.model)
     named = adapter_names(adapters)
-    model = load_adapters(model, named)
+    model = load_adapters(model, named, cfg.model.allow_pickle)
     model.eval()
     model_id = f"{base.name}|{next(model.parameters()).dtype}|{cfg.model.quantization}"
     refs = [ModelRef(BASE, model_id)] + [ModelRef(n, model_id, adapter_hash(s)) for n, s in named.items()]
     cache_path = Path(settings.cache) if settings.cache else (out / CACHE_NAME if out is not None else None)
     gen = cfg.generation.model_copy(update={"temperature": settings.temperature})
     answer = AnswerSettings(gen, settings.max_new_tokens or gen.max_new_tokens, settings.batch_size, settings.progress)
-    return _Context(Generator(model, tokenizer), refs, named, system_prompt(cfg.prompt.system_prompt), settings,
+    return _Context(Generator(model, tokenizer, merge=cfg.generation.merge_adapter), refs, named, system_prompt(cfg.prompt.system_prompt), settings,
                     GenerationCache(cache_path).load(), answer)
 
 

@@ -21,11 +21,12 @@ BASE = "base"  # the adapter name that means "no adapter"
 class Generator:
     """Wraps a model and tokenizer; `adapter` picks a loaded adapter by name, or BASE for the plain base."""
 
-    def __init__(self, model: Any, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any, merge: bool = False) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.stop_ids = stop_token_ids(tokenizer)
         self.lock = threading.Lock()  # one generate() at a time on a shared model
+        self._merged = _merged_weights(model) if merge else None
 
     @property
     def adapters(self) -> list[str]:
@@ -34,8 +35,23 @@ class Generator:
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         return encode_prompt(self.tokenizer, render_prompt(self.tokenizer, messages))
 
+    @property
+    def merged(self) -> bool:
+        return self._merged is not None
+
     @contextlib.contextmanager
     def use(self, adapter: str | None) -> Iterator[None]:
+        if self._merged is not None and adapter not in (None, BASE) and adapter in self.adapters:
+            # one adapter, merged: its weights swap in and the LoRA branch is off (see _merged_weights)
+            with self.model.disable_adapter():
+                for layer, _, merged in self._merged:
+                    layer.weight.data = merged
+                try:
+                    yield
+                finally:
+                    for layer, original, _ in self._merged:
+                        layer.weight.data = original
+            return
         if adapter in (None, BASE) and self.adapters:
             with self.model.disable_adapter():
                 yield
@@ -108,12 +124,35 @@ class Generator:
             raise errors[0]
 
 
+def _merged_weights(model: Any) -> list[tuple[Any, torch.Tensor, torch.Tensor]] | None:
+    """(base layer, its weight, weight + LoRA delta) per adapted Linear, when exactly one plain LoRA adapter is loaded.
+
+    A merged layer is one matmul instead of three, about twice the decoding speed of a small model on CPU. The base
+    weights stay untouched (requests for the base swap them back), at the cost of a copy of the adapted weights.
+    4-bit bases, DoRA and non-Linear LoRA layers keep the unmerged path.
+    """
+    from peft.tuners.lora import Linear as LoraLinear
+    from peft.tuners.lora import LoraLayer
+
+    names = list(getattr(model, "peft_config", {}) or {})
+    if len(names) != 1 or getattr(model.peft_config[names[0]], "use_dora", False):
+        return None
+    layers = [m for m in model.modules() if isinstance(m, LoraLayer)]
+    if not layers or not all(type(m) is LoraLinear and type(m.base_layer) is torch.nn.Linear for m in layers):
+        return None
+    with torch.no_grad():
+        return [(m.base_layer, m.base_layer.weight.data, m.base_layer.weight.data + m.get_delta_weight(names[0]))
+                for m in layers]
+
+
 def load_generator(cfg: Any, adapters: dict[str, str] | None = None) -> Generator:
-    """Load the configured base once and attach the named adapters (name -> run folder or Hub id)."""
+    """Load the configured base once and attach the named adapters (name -> run folder or Hub id).
+
+    With one adapter its weights are merged for generation (`generation.merge_adapter`)."""
     from medqa.modeling.adapters import load_adapters
     from medqa.modeling.loading import load_base
 
     model, tokenizer, _ = load_base(cfg.model)
-    model = load_adapters(model, adapters or {})
+    model = load_adapters(model, adapters or {}, cfg.model.allow_pickle)
     model.eval()
-    return Generator(model, tokenizer)
+    return Generator(model, tokenizer, merge=cfg.generation.merge_adapter)

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from medqa.runs import atomic_write_text
+
 
 class History:
     def __init__(self, path: Path) -> None:
@@ -17,7 +19,7 @@ class History:
     def truncate_after(self, step: int) -> None:
         """Forget steps after a resumed checkpoint, so the history matches an uninterrupted run."""
         self.records = [r for r in self.records if r["step"] <= step]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in self.records))  # a kill keeps one copy
 
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(record)

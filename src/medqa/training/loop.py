@@ -6,6 +6,7 @@ data-parallel run) picks the same rows as an uninterrupted one.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,11 +113,23 @@ def _validate(s: LoopState, step: int, record: dict[str, Any]) -> bool:
         record["best"] = True
         weights = adapter_state(s)
         if s.dist.is_main:
-            s.model.save_pretrained(s.run_dir / "best_adapter", state_dict=weights, safe_serialization=True)
+            _save_best(s, weights)
         return False
     s.best["bad_evals"] = s.best.get("bad_evals", 0) + 1
     patience = s.cfg.train.early_stopping_patience
     return patience is not None and s.best["bad_evals"] >= patience
+
+
+def _save_best(s: LoopState, weights: dict[str, torch.Tensor] | None) -> None:
+    """Write best_adapter beside the old one and swap, so a kill leaves one complete copy."""
+    final, tmp, old = (s.run_dir / f"{p}best_adapter" for p in ("", ".tmp-", ".old-"))
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    s.model.save_pretrained(tmp, state_dict=weights, safe_serialization=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_loop(s: LoopState, loggers: MetricLoggers, stop: Any, bar: Any) -> LoopResult:

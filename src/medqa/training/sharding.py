@@ -7,7 +7,8 @@ ZeRO-3 does. The adapter's gradients are reduce-scattered and its optimiser stat
 
 The loss runs inside `LossModule`, the FSDP root, so the root's hooks gather the embeddings, final norm and
 tied LM head around medqa's head-on-trained-positions loss. Checkpoints and adapters are gathered to full
-tensors on every process and written by the main one, so they load without FSDP (and resume under DDP).
+tensors on every process and written by the main one, so adapters load without FSDP; a checkpoint resumes
+under the strategy that wrote it (its optimiser state is keyed by parameter name).
 """
 
 from __future__ import annotations

@@ -37,3 +37,34 @@ def test_session_leads_with_urgent_message_and_adds_referral(tiny_model):
     assert not session.last_triage.urgent
     assert "doctor" in reply2.lower() or "clinician" in reply2.lower()
     assert len(session.history) == 4
+
+
+def test_one_adapter_generates_merged_and_the_base_stays_untouched(tiny_model):
+    import torch
+
+    from medqa.config import LoraConfig
+    from medqa.modeling.adapters import attach_lora
+
+    model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    peft = attach_lora(model, LoraConfig())
+    torch.manual_seed(1)
+    for name, p in peft.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.5)  # a trained-looking adapter that changes the answers
+    peft.eval()
+    plain, merged = Generator(peft, tok), Generator(peft, tok, merge=True)
+    assert merged.merged and not plain.merged
+    weights = {n: p.clone() for n, p in peft.named_parameters()}
+    greedy = GenerationConfig(temperature=0.0, max_new_tokens=12)
+    msgs = [[{"role": "user", "content": q}] for q in ("What helps a mild cold?", "My knee hurts after running.")]
+    tuned = [r["text"] for r in merged.generate_batch(msgs, greedy, "default")]
+    assert tuned == [r["text"] for r in plain.generate_batch(msgs, greedy, "default")]
+    base = [r["text"] for r in merged.generate_batch(msgs, greedy)]
+    assert base == [r["text"] for r in plain.generate_batch(msgs, greedy)] and base != tuned
+    assert all(torch.equal(p, weights[n]) for n, p in peft.named_parameters())  # swapped back exactly
+    ids = torch.tensor([merged.prompt_ids(msgs[0])])
+    with torch.no_grad(), merged.use("default"):
+        fused = peft(input_ids=ids).logits
+    with torch.no_grad(), plain.use("default"):
+        unfused = peft(input_ids=ids).logits
+    assert torch.allclose(fused, unfused, atol=1e-4)
