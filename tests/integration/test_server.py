@@ -175,11 +175,11 @@ def assert_error(resp: httpx.Response, status: int) -> dict:
 def test_bad_bodies_get_openai_errors_and_server_stays_healthy(server, client):
     user = [{"role": "user", "content": "hi there"}]
     assert assert_error(post(server, content=b"{not json"), 400)["code"] == "invalid_json"
-    assert assert_error(post(server, json={"model": "base", "messages": []}), 422)["param"] == "messages"
-    assert assert_error(post(server, json={"model": "base", "messages": user, "temperature": "hot"}), 422)
+    assert assert_error(post(server, json={"model": "base", "messages": []}), 400)["param"] == "messages"
+    assert assert_error(post(server, json={"model": "base", "messages": user, "temperature": "hot"}), 400)
     assert "typo_field" in assert_error(post(server, json={"model": "base", "messages": user, "typo_field": 1}),
-                                        422)["message"]
-    assert assert_error(post(server, json={"messages": user}), 422)["param"] == "model"
+                                        400)["message"]
+    assert assert_error(post(server, json={"messages": user}), 400)["param"] == "model"
     last_assistant = [*user, {"role": "assistant", "content": "hello"}]
     assert assert_error(post(server, json={"model": "base", "messages": last_assistant}), 400)
     with pytest.raises(openai.BadRequestError) as err:

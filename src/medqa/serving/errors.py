@@ -57,14 +57,31 @@ def refusal_error(err: RequestError) -> APIError:
 
 
 def _validation_response(err: RequestValidationError) -> JSONResponse:
+    """400 as OpenAI answers schema errors (FastAPI's default is 422), naming every problem and the first field."""
     problems = err.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return error_response(400, "the request body is not valid JSON", code="invalid_json")
-    first = problems[0] if problems else {}
-    loc = [str(x) for x in first.get("loc", ()) if x != "body"]
-    details = "; ".join(f"{'.'.join(str(x) for x in p.get('loc', ()) if x != 'body') or 'body'}: {p.get('msg')}"
-                        for p in problems)
-    return error_response(422, f"invalid request: {details}", param=".".join(loc) or None, code="invalid_value")
+    where = [_field_path(p.get("loc", ())) for p in problems]
+    details = "; ".join(dict.fromkeys(f"{w or 'body'}: {p.get('msg')}" for w, p in zip(where, problems)))
+    return error_response(400, f"invalid request: {details}", param=where[0] if where else None,
+                          code="invalid_value")
+
+
+def _field_path(loc: tuple[Any, ...]) -> str | None:
+    """'messages.0.content' from pydantic's location, without 'body' or union-branch tags like 'list[TextPart]'."""
+    parts = [str(x) for x in loc if x != "body" and not (isinstance(x, str) and ("[" in x or x == "str"))]
+    return ".".join(parts) or None
+
+
+def _unparsable_body(cause: BaseException) -> JSONResponse:
+    """FastAPI answers a body json.loads raised on (other than JSONDecodeError) with a bare 400; say why."""
+    if isinstance(cause, UnicodeDecodeError):
+        message = "the request body is not valid UTF-8"
+    elif isinstance(cause, RecursionError):
+        message = "the request body nests too deeply to parse"
+    else:
+        message = "the request body is not valid JSON"
+    return error_response(400, message, code="invalid_json")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -84,6 +101,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 400 and isinstance(err.__cause__, ValueError | RecursionError):
+            return _unparsable_body(err.__cause__)
         return error_response(err.status_code, str(err.detail), _HTTP_TYPES.get(err.status_code, INVALID),
                               headers=getattr(err, "headers", None))
 

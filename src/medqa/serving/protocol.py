@@ -1,18 +1,35 @@
 """OpenAI-compatible request and response models for /v1/chat/completions and /v1/models, apart from any logic.
 
 Responses carry one extra field, `triage`: the red-flag triage result of the latest user turn. Unknown request
-fields are refused (422) rather than silently ignored. Exercised by tests/integration/test_server.py.
+fields are refused (400, as OpenAI) rather than silently ignored; so are texts that are not valid Unicode, more than
+MAX_MESSAGES messages and seeds outside 64 bits. Exercised by tests/integration/test_server.py and
+tests/reliability/test_reliability_server.py.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 MAX_STOP_SEQUENCES = 4  # as OpenAI
+MAX_MESSAGES = 1024  # more turns than any context holds; refused before the template and tokenizer run over them
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # int64, as OpenAI; torch refuses seeds outside 64 bits
+GREEDY_BELOW = 1e-5  # smaller temperatures decode greedily (as vLLM): logits divided by ~0 overflow to inf
+
+
+def _valid_unicode(text: str) -> str:
+    """JSON may spell unpaired surrogates (\\ud800); they are not text and the tokenizer cannot take them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (it holds an unpaired surrogate)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 
 class _Request(BaseModel):
@@ -21,13 +38,13 @@ class _Request(BaseModel):
 
 class TextPart(_Request):
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessage(_Request):
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart]
-    name: str | None = None
+    content: Text | list[TextPart]
+    name: Text | None = None
 
     def as_dict(self) -> dict[str, str]:
         """The plain {role, content} medqa works with; 'developer' is OpenAI's newer name for 'system'."""
@@ -40,18 +57,23 @@ class StreamOptions(_Request):
 
 
 class ChatCompletionRequest(_Request):
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
+    model: Text
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    stop: Text | list[Text] | None = None
+    seed: int | None = Field(None, ge=SEED_MIN, le=SEED_MAX)
     n: Literal[1] = 1
-    user: str | None = None
+    user: Text | None = None
+
+    @field_validator("temperature")
+    @classmethod
+    def _temperature(cls, value: float | None) -> float | None:
+        return 0.0 if value is not None and value < GREEDY_BELOW else value
 
     @field_validator("stop")
     @classmethod

@@ -1,7 +1,9 @@
 """HTTP routes: POST /v1/chat/completions (JSON or SSE), GET /v1/models, GET /health and the chat page at GET /.
 
 Routes translate between the wire models in protocol.py and the Assistant; batching, triage and the answer policy
-live in medqa.inference.assistant. Exercised by tests/integration/test_server.py and test_web_page.py.
+live in medqa.inference.assistant. A `max_tokens` above the server's cap is refused with 400 (not clamped), so a client
+never gets a shorter answer than it asked for without knowing. Exercised by tests/integration/test_server.py,
+test_web_page.py and tests/reliability/test_reliability_server.py.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 import json
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,7 +23,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from medqa.inference.assistant import Assistant, Ticket, safe_reply
 from medqa.serving.errors import APIError, error_body
 from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
-                                    Choice, ChunkChoice, Delta, ModelCard, ModelList, Usage, completion_id, now)
+                                    Choice, ChunkChoice, Delta, ErrorBody, ModelCard, ModelList, Usage, completion_id,
+                                    now)
 from medqa.serving.settings import ServeSettings
 
 log = logging.getLogger("medqa.serving")
@@ -28,6 +32,17 @@ router = APIRouter()
 # The page runs only its own inline script and talks only to this server.
 PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
             "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+# What the OpenAPI schema promises: every 4xx is an OpenAI-shaped error (declaring "4XX" also keeps FastAPI from
+# documenting its default 422, which this server never sends), and a chat completion is JSON or an SSE stream.
+ERRORS: dict[int | str, dict[str, Any]] = {"4XX": {"model": ErrorBody, "description": "OpenAI-shaped error"}}
+STREAM_MODELS = (ChatCompletionChunk,)  # appear only inside SSE events, so app.py adds them to the schema itself
+_SSE_EVENT = {"type": "object", "required": ["data"], "properties": {"data": {"anyOf": [
+    {"const": "[DONE]"},
+    {"type": "string", "contentMediaType": "application/json", "contentSchema": {"anyOf": [
+        {"$ref": "#/components/schemas/ChatCompletionChunk"}, {"$ref": "#/components/schemas/ErrorBody"}]}}]}}}
+COMPLETION: dict[int | str, dict[str, Any]] = {
+    200: {"model": ChatCompletion, "description": "the completion, or with `stream` its server-sent events",
+          "content": {"text/event-stream": {"schema": _SSE_EVENT}}}, **ERRORS}
 
 
 def _assistant(request: Request) -> Assistant:
@@ -54,7 +69,7 @@ async def require_api_key(request: Request) -> None:
                        code="invalid_api_key")
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "the assistant is not running"}})
 async def health(request: Request) -> JSONResponse:
     assistant = _assistant(request)
     status = 200 if assistant.running else 503
@@ -62,7 +77,7 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/v1/models", dependencies=[Depends(require_api_key)])
+@router.get("/v1/models", dependencies=[Depends(require_api_key)], responses=ERRORS)
 async def list_models(request: Request) -> ModelList:
     created = request.app.state.started
     return ModelList(data=[ModelCard(id=name, created=created) for name in _assistant(request).models])
@@ -74,16 +89,20 @@ async def chat_page(request: Request) -> HTMLResponse:
                                                          "X-Content-Type-Options": "nosniff"})
 
 
-@router.post("/v1/chat/completions", dependencies=[Depends(require_api_key)], response_model=None)
+@router.post("/v1/chat/completions", dependencies=[Depends(require_api_key)], response_model=None,
+             responses=COMPLETION)
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> ChatCompletion | StreamingResponse:
     assistant, settings = _assistant(request), _settings(request)
     limit = body.token_limit()
     if limit is not None and limit > settings.max_tokens_cap:
         raise APIError(400, f"max_tokens is {limit}; this server allows at most {settings.max_tokens_cap}",
                        param="max_tokens", code="max_tokens_too_large")
-    ticket = assistant.submit(body.conversation(), body.model, stream=body.stream, temperature=body.temperature,
-                              max_tokens=limit or min(assistant.defaults.max_new_tokens, settings.max_tokens_cap),
-                              top_p=body.top_p, seed=body.seed, stop=body.stop or ())
+    # Triage and tokenising take milliseconds, up to a second for a long pathological message: off the event loop,
+    # on one admission thread (so requests queue in arrival order and the tokenizer is never entered twice at once).
+    submit = partial(assistant.submit, body.conversation(), body.model, stream=body.stream,
+                     temperature=body.temperature, top_p=body.top_p, seed=body.seed, stop=body.stop or (),
+                     max_tokens=limit or min(assistant.defaults.max_new_tokens, settings.max_tokens_cap))
+    ticket = await asyncio.get_running_loop().run_in_executor(request.app.state.admission, submit)
     _log_request(body, ticket, settings.log_messages)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
