@@ -7,6 +7,8 @@ role, so a system prompt goes into the first user turn. Each sequence gets exact
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +68,31 @@ def _template_prompt(tokenizer: Any, messages: list[dict[str, str]]) -> str:
         return tokenizer.apply_chat_template(folded + messages[2:], tokenize=False, add_generation_prompt=True)
 
 
+_MARKUP = re.compile(r"<[^<>\s]{1,64}>")
+
+
+def strip_control_tokens(tokenizer: Any, text: str) -> str:
+    """`text` without the tokenizer's special-token strings (`<end_of_turn>`, `<start_of_turn>`, `<bos>`, ...).
+
+    Typed into a message they would tokenise as real turn markers and let a user forge turns or a system prompt.
+    """
+    specials = getattr(tokenizer, "_medqa_specials", None)
+    if specials is None:
+        decoder = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        specials = {t.content for t in decoder.values() if getattr(t, "special", False)}
+        specials |= set(getattr(tokenizer, "all_special_tokens", []) or [])
+        try:
+            tokenizer._medqa_specials = specials
+        except AttributeError:
+            pass
+    if "<" not in text or not specials:
+        return text
+    return _MARKUP.sub(lambda m: "" if m.group(0) in specials else m.group(0), text)
+
+
 def render_prompt(tokenizer: Any, messages: list[dict[str, str]]) -> str:
-    """Prompt text ending where the assistant's answer begins."""
+    """Prompt text ending where the assistant's answer begins (message texts cannot carry control tokens)."""
+    messages = [{**m, "content": strip_control_tokens(tokenizer, m["content"])} for m in messages]
     if getattr(tokenizer, "chat_template", None):
         return _template_prompt(tokenizer, messages)
     return _gemma_prompt(messages, tokenizer.bos_token or "")
@@ -119,7 +144,8 @@ def encode_example(tokenizer: Any, ex: Example, system: str | None, max_len: int
     """Tokenise prompt + answer; labels cover the answer and its end-of-turn token only."""
     prompt_ids = encode_prompt(tokenizer, render_prompt(tokenizer, to_messages(ex, system)))
     suffix = answer_suffix(tokenizer) if suffix is None else suffix
-    answer_ids = tokenizer(ex.answer.strip() + suffix, add_special_tokens=False)["input_ids"]
+    answer = strip_control_tokens(tokenizer, ex.answer.strip())
+    answer_ids = tokenizer(answer + suffix, add_special_tokens=False)["input_ids"]
     ids = (prompt_ids + answer_ids)[:max_len]
     kept_answer = max(0, len(ids) - len(prompt_ids))
     labels = [IGNORE_INDEX] * min(len(prompt_ids), len(ids)) + ids[len(prompt_ids):]
