@@ -125,7 +125,19 @@ def split_clauses(sentence: str) -> tuple[Clause, ...]:
     return tuple(c for c in clauses if c.text.strip())
 
 
+MAX_SENTENCE_WORDS = 80  # an unpunctuated wall of text is read in pieces, so triage stays linear in its length
+
+
+def _pieces(sentence: str) -> list[str]:
+    words = sentence.split()
+    if len(words) <= MAX_SENTENCE_WORDS:
+        return [sentence]
+    # half-overlapping windows: a phrase cut by one window's edge is whole in the next
+    step = MAX_SENTENCE_WORDS // 2
+    return [" ".join(words[i:i + MAX_SENTENCE_WORDS]) for i in range(0, len(words) - step, step)]
+
+
 def split_sentences(text: str) -> tuple[Sentence, ...]:
     """Split normalised text into sentences, each with its clauses."""
     parts = [p.strip() for p in _SENTENCE_SPLIT.split(text) if p and p.strip()]
-    return tuple(Sentence(p, split_clauses(p)) for p in parts)
+    return tuple(Sentence(piece, split_clauses(piece)) for p in parts for piece in _pieces(p))

@@ -186,3 +186,14 @@ def test_evidence_explains_decision() -> None:
     result = triage("I hit my head and I've been vomiting ever since")
     assert result.matched == ("head_injury.plus",)
     assert any("head" in e for e in result.evidence)
+
+
+def test_a_wall_of_text_is_read_in_bounded_pieces_and_keeps_its_red_flag():
+    from medqa.safety.normalize import MAX_SENTENCE_WORDS, normalize, split_sentences
+
+    filler = "my knee aches and I feel tired and my head hurts " * 120  # 1,200 words, no punctuation
+    text = filler + "and now I have crushing chest pain spreading to my left arm " + filler
+    pieces = split_sentences(normalize(text))
+    assert all(len(p.text.split()) <= MAX_SENTENCE_WORDS for p in pieces)
+    assert len(pieces) <= 2 * len(text.split()) // MAX_SENTENCE_WORDS + 2  # work grows with length, not its square
+    assert triage(text).urgent and not triage(filler + filler).urgent
