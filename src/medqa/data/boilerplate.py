@@ -36,31 +36,55 @@ def _chatdoctor_sentence(sentence: str) -> str:
     return _CD_ANY.sub("", sentence)
 
 
+def _is_title(text: str, cut: int) -> bool:
+    """The period at `cut` ends a title ("Dr."), not a sentence."""
+    return text[max(0, cut - 2):cut].lower() in ("dr", "mr", "ms") or text[max(0, cut - 3):cut].lower() == "mrs"
+
+
 def _sentence_end(text: str, pos: int) -> int:
-    m = _SENTENCE_END.search(text, pos)
-    return m.end() if m else len(text)
-
-
-def _sentence_start(text: str, pos: int) -> int:
-    """Start of the sentence holding `pos`; the period of a title ("Dr. Chat Doctor") does not end a sentence."""
+    """End of the sentence holding `pos` (after the punctuation and the spaces that follow it)."""
     while True:
-        cut = max(text.rfind(ch, 0, pos) for ch in ".!?\n")
+        m = _SENTENCE_END.search(text, pos)
+        if m is None:
+            return len(text)
+        if m.group(0).rstrip() != "." or not _is_title(text, m.start()):
+            return m.end()
+        pos = m.end()
+
+
+def _sentence_start(text: str, pos: int, lo: int = 0) -> int:
+    """Start of the sentence holding `pos`, not before `lo`; the period of a title ("Dr. Chat Doctor") does not
+    end a sentence. Each boundary character is searched for once, then only further back: linear time."""
+    last = {ch: text.rfind(ch, lo, pos) for ch in ".!?\n"}
+    while True:
+        ch = max(last, key=last.__getitem__)
+        cut = last[ch]
         if cut < 0:
-            return 0
-        if text[max(0, cut - 2):cut].lower() not in ("dr", "mr", "ms") and text[max(0, cut - 3):cut].lower() != "mrs":
+            return lo
+        if text[cut] != "." or not _is_title(text, cut):
             return cut + 1
-        pos = cut
+        last[ch] = text.rfind(ch, lo, cut)
 
 
 def remove_chatdoctor(text: str) -> str:
-    """The site's greetings, sign-offs and mentions; only the sentences that name it are searched (fast)."""
+    """The site's greetings, sign-offs and mentions; only the sentences that name it are searched, each once.
+    The sentences are found in the original text, left to right (one that ends inside the next mention, as
+    at the period of "ChatDoctor.com", runs on to that mention's end), so the rule stays linear."""
     if "chat" not in text.lower():
         return text
-    mentions = list(_CD_HINT.finditer(text))
-    for m in reversed(mentions):  # from the end, so earlier positions stay valid
-        start, end = _sentence_start(text, m.start()), _sentence_end(text, m.end())
-        text = text[:start] + _chatdoctor_sentence(text[start:end]) + text[end:]
-    return text
+    spans: list[list[int]] = []
+    for m in _CD_HINT.finditer(text):
+        if spans and m.start() < spans[-1][1]:
+            if m.end() > spans[-1][1]:  # else the sentence already reaches past this mention
+                spans[-1][1] = _sentence_end(text, m.end())
+        else:
+            lo = spans[-1][1] if spans else 0
+            spans.append([_sentence_start(text, m.start(), lo), _sentence_end(text, m.end())])
+    out, cursor = [], 0
+    for start, end in spans:
+        out += [text[cursor:start], _chatdoctor_sentence(text[start:end])]
+        cursor = end
+    return "".join(out) + text[cursor:]
 
 
 _ADDRESS = r"(?:there|dear|sir|madam|ma'?am|friend|user|patient|doctor|all|and|welcome|mr\.?|mrs\.?|ms\.?|(?-i:[A-Z][a-z]+))"

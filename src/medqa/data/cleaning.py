@@ -74,6 +74,7 @@ _WS_HINTS = ("  ", " \n", "\n ", "\n\n\n", "\t", "\r", "\u00a0", "\f", "\v")
 
 
 def normalise_whitespace(text: str) -> str:
+    """Collapse runs of spaces, spaces around newlines and blank lines; strip the ends. Idempotent."""
     for hint in _WS_HINTS:  # a plain loop: cheaper than any() over a generator
         if hint in text:
             break

@@ -14,6 +14,7 @@ path for good, and `method` says so in `stats.json`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,13 +95,22 @@ class PieceCounts:
         return [None if vals is None else sum(vals) for vals in looked]
 
 
+_MARKUP = re.compile(r"<[^<>\s]{1,64}>")
+
+
+def _plain(text: str) -> bool:
+    """No "<token>" markup, which `encode_example` strips when it is a special token: such texts go exact."""
+    return "<" not in text or _MARKUP.search(text) is None
+
+
 def fast_lengths(plan: PromptPlan, pieces: PieceCounts, examples: Sequence[Example]) -> list[Lengths | None]:
     """Lengths by pieces; None for the examples that need the exact path (history, own system prompt, ...)."""
-    prompt_parts = [None if ex.history or ex.system is not None else
+    prompt_parts = [None if ex.history or ex.system is not None or not _plain(ex.question) else
                     split_pieces(plan.prompt_tail + (ex.question.strip() if plan.trims else ex.question)
                                  + plan.prompt_suffix, plan.head_has_space) for ex in examples]
     prompts = pieces.count(prompt_parts)
-    answers = pieces.count([split_pieces(ex.answer.strip() + plan.answer_suffix, False) for ex in examples])
+    answers = pieces.count([split_pieces(ex.answer.strip() + plan.answer_suffix, False) if _plain(ex.answer) else None
+                            for ex in examples])
     return [None if p is None or a is None else (plan.head_tokens + p + plan.bos_adjust, a)
             for p, a in zip(prompts, answers)]
 

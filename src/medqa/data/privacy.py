@@ -4,6 +4,7 @@ Pure `str -> str` functions used by medqa.data.cleaning. Placeholders ("[email]"
 "Dr. [name]") keep the sentence readable and show that something was there. Clinical numbers stay: a phone
 number needs 9 to 15 digits in phone-like groups, so ages ("34 years"), doses ("500 mg"), lab values
 ("HbA1c 6.5%", "TSH 4.5"), dates ("12-03-2019", "3 days") and blood pressure ("120/80") are not touched.
+Each rule is idempotent: a placeholder is never matched again, so cleaning prepared text changes nothing.
 """
 
 from __future__ import annotations

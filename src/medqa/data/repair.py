@@ -130,7 +130,8 @@ def _c1_as_cp1252(match: re.Match[str]) -> str:
 
 
 def remove_control_chars(text: str) -> str:
-    """Drop stray control and invisible characters; C1 controls that are Windows-1252 punctuation are mapped."""
+    """Drop stray control and invisible characters; C1 controls that are Windows-1252 punctuation are mapped.
+    Idempotent."""
     if text.isascii() and text.replace("\n", "").replace("\t", " ").replace("\r", "").isprintable():
         return text
     if not _CONTROL.search(text):

@@ -71,7 +71,8 @@ def clean_row(fields: dict[str, Any] | None, error: str | None, src: SourceConfi
         if error:
             raise RowError(error)
         ex = to_example(fields or {}, src.schema_, src.question_field, src.answer_field, src.group_field)
-        if len(ex.question) + len(ex.answer) + sum(len(t) for _, t in ex.history) > MAX_ROW_CHARS:
+        size = len(ex.question) + len(ex.answer) + len(ex.system or "") + sum(len(t) for _, t in ex.history)
+        if size > MAX_ROW_CHARS:
             return ("drop", "oversized", ex)
         ex = clean_example(ex, rules, log)
     except RowError as err:
