@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from medqa.data.formatting import IGNORE_INDEX
 
 CHUNK_ROWS = 1024  # rows of hidden states scored per chunk: bounds the logits buffer to CHUNK_ROWS x vocab
+HEAD_CHUNK_ROWS = 256  # the frozen-head path keeps no logits, so smaller chunks bound its peak memory
 
 
 def _decoder_and_head(model: Any) -> tuple[Any, Any]:
@@ -42,6 +43,8 @@ def answer_loss_sum(model: Any, input_ids: torch.Tensor, attention_mask: torch.T
     hidden = hidden[:, :-1][keep]
     tgt = target[keep]
     softcap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
+    if _frozen_plain_linear(head):
+        return _FrozenHeadLoss.apply(hidden, head.weight, tgt, float(softcap or 0.0)), n
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, hidden.shape[0], CHUNK_ROWS):
         logits = head(hidden[start:start + CHUNK_ROWS]).float()
@@ -49,6 +52,46 @@ def answer_loss_sum(model: Any, input_ids: torch.Tensor, attention_mask: torch.T
             logits = torch.tanh(logits / softcap) * softcap
         total = total + F.cross_entropy(logits, tgt[start:start + CHUNK_ROWS], reduction="sum")
     return total, n
+
+
+def _frozen_plain_linear(head: Any) -> bool:
+    return type(head) is torch.nn.Linear and head.bias is None and not head.weight.requires_grad
+
+
+class _FrozenHeadLoss(torch.autograd.Function):
+    """Sum of cross-entropies of `hidden @ weight.T` (softcapped when `softcap` > 0) for a frozen LM head.
+
+    The gradient with respect to `hidden` is computed chunk by chunk during the forward pass and kept instead of
+    the logits: n x hidden floats rather than n x vocabulary (about 400x less for Gemma), with the same matmuls
+    autograd would run, since a frozen head needs no weight gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
+                softcap: float) -> torch.Tensor:
+        grad = torch.empty_like(hidden)
+        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        for start in range(0, hidden.shape[0], HEAD_CHUNK_ROWS):
+            rows = slice(start, start + HEAD_CHUNK_ROWS)
+            logits = (hidden[rows] @ weight.T).float()
+            if softcap:
+                capped = torch.tanh(logits / softcap)
+                logits = capped * softcap
+            tgt = targets[rows]
+            picked = torch.arange(tgt.shape[0], device=tgt.device)
+            total += (torch.logsumexp(logits, -1) - logits[picked, tgt]).sum()
+            probs = torch.softmax(logits, -1, out=logits) if not softcap else torch.softmax(logits, -1)
+            probs[picked, tgt] -= 1.0  # d(loss)/d(logits)
+            if softcap:
+                probs *= 1.0 - capped * capped
+            grad[rows] = (probs.to(weight.dtype) @ weight).to(grad.dtype)
+        ctx.save_for_backward(grad)
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, upstream: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (grad,) = ctx.saved_tensors
+        return grad * upstream.to(grad.dtype), None, None, None
 
 
 def collate(rows: list[Any], pad_id: int, device: Any = "cpu") -> dict[str, torch.Tensor]:
