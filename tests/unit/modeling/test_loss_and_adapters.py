@@ -22,6 +22,31 @@ def test_head_on_trained_positions_matches_full_loss(tiny_model, tokenizer):
     assert torch.allclose(total / n, reference, atol=1e-5)
 
 
+def test_frozen_head_path_gives_transformers_loss_and_lora_gradients(tiny_model):
+    from medqa.config import LoraConfig
+    from medqa.modeling.adapters import attach_lora
+    from medqa.modeling.loss import _frozen_plain_linear
+
+    model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    peft = attach_lora(model, LoraConfig(dropout=0.0))
+    for name, p in peft.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.1)  # non-zero, so lora_A gets a gradient too
+    assert _frozen_plain_linear(peft.get_output_embeddings())  # the path under test
+    rows = [encode_example(tok, Example(question=f"Is {i} a fever?", answer="Rest and drink. " * (i + 2)), None, 256)
+            for i in range(3)]
+    batch = collate(rows, tok.pad_token_id)
+    total, n = answer_loss_sum(peft, **batch)
+    (total / n).backward()
+    ours = {k: p.grad.clone() for k, p in peft.named_parameters() if p.requires_grad}
+    peft.zero_grad()
+    reference = peft(**batch).loss
+    reference.backward()
+    assert torch.allclose(total / n, reference, atol=1e-5)
+    assert all(torch.allclose(ours[k], p.grad, atol=1e-6, rtol=1e-4) for k, p in peft.named_parameters()
+               if p.requires_grad)
+
+
 def test_unknown_base_and_missing_gguf_fail_clearly(tmp_path):
     with pytest.raises(ModelLoadError, match="not found"):
         resolve_base("no-such-model")
