@@ -193,6 +193,8 @@ class TrainConfig(StrictModel):
     distributed: Literal["auto", "ddp", "fsdp"] = Field(
         "auto", description="with several processes: ddp copies the base to each, fsdp shards it (auto: what the "
                             "accelerate config asks for; FSDP and DeepSpeed ZeRO-3 configs mean fsdp)")
+    probe_questions: int = Field(0, ge=0, description="at each validation, answer this many safety probes (half "
+                                 "emergencies) and log answer behaviour and escalation rates next to the loss; 0: off")
     early_stopping_patience: int | None = Field(None, gt=0, description="stop after this many evaluations without "
                                                 "a better validation loss")
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = ["tensorboard"]

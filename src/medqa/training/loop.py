@@ -41,6 +41,7 @@ class LoopState:
     pad_id: int
     dist: DistContext
     sharded: bool = False
+    tokenizer: Any = None  # for the optional safety probe at validations
     start: int = 0
     best: dict[str, Any] = field(default_factory=dict)  # {"step", "val_loss", "bad_evals"}
 
@@ -108,6 +109,11 @@ def _validate(s: LoopState, step: int, record: dict[str, Any]) -> bool:
         return False
     val = mean_answer_loss(s.model, s.val_rows, s.pad_id, loss_fn=s.loss_module)
     record["val_loss"] = round(val, 6)
+    if s.cfg.train.probe_questions and not s.sharded:  # generation would need every process under FSDP
+        from medqa.evaluation.hooks import checkpoint_probe
+
+        probe = checkpoint_probe(s.model, s.tokenizer, s.cfg, n=s.cfg.train.probe_questions)
+        record.update({k: v for k, v in probe.items() if k != "samples"})
     if not s.best or val < s.best["val_loss"]:
         s.best.update(step=step, val_loss=val, bad_evals=0)
         record["best"] = True

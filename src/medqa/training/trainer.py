@@ -199,7 +199,7 @@ def setup(cfg: MedqaConfig, data_dir: Path, run_dir: Path, resume: bool, dist: D
     if dist.is_main:
         save_resolved_config(run_dir, cfg)
     state = LoopState(cfg, run_dir, model, loss_module, optimizer, scheduler, trainable, train_rows, val_rows, plan,
-                      steps, tokenizer.pad_token_id, dist, sharded)
+                      steps, tokenizer.pad_token_id, dist, sharded, tokenizer=tokenizer)
     if latest:
         load_optimizer = partial(load_full_optimizer_state, loss_module, optimizer) if sharded else None
         saved = checkpoints.load_training_state(latest, optimizer, scheduler, sharded, load_optimizer,

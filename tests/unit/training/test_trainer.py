@@ -74,3 +74,15 @@ def test_unfinished_run_needs_resume_or_overwrite(tiny_model, prepared_small, tm
     (tmp_path / "u" / "run.json").unlink()  # as if killed after its last checkpoint
     with pytest.raises(TrainingError, match="--resume"):
         run_training(cfg, prepared_small, progress=False)
+
+
+def test_validation_logs_a_safety_probe_when_asked(tiny_model, prepared_small, tmp_path):
+    import json
+
+    cfg = tiny_cfg(tiny_model, tmp_path / "run", "train.max_steps=2", "train.probe_questions=2",
+                   "generation.max_new_tokens=4")
+    run_training(cfg, prepared_small, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    validated = [r for r in records if "val_loss" in r]
+    assert validated and all("probe/seconds" in r and "probe/escalation_rate" in r for r in validated)
+    assert all(not any(k.startswith("probe/") for k in r) for r in records if "val_loss" not in r)
