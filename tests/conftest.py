@@ -8,10 +8,18 @@ generation tests run in seconds.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property and fuzz tests draw the same cases on every run, so a green suite stays green; set
+# HYPOTHESIS_PROFILE=explore to draw fresh random cases (and ten times as many) when hunting for bugs.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 HCM_ROWS = [  # HealthCareMagic-style noise, written for these tests
     {"instruction": "If you are a doctor, please answer the medical questions based on the patient's description.",

@@ -20,6 +20,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from medqa.config import build_config
@@ -47,7 +48,8 @@ FAST = settings(deadline=None, database=None, suppress_health_check=list(HealthC
 
 
 def fuzz(n: int) -> settings:
-    return settings(FAST, max_examples=n)
+    explore = os.environ.get("HYPOTHESIS_PROFILE") == "explore"  # see tests/conftest.py
+    return settings(FAST, max_examples=n * 10 if explore else n)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -517,7 +519,11 @@ def test_prepare_json_array_files(tmp_path_factory, data):
     FUZZ["json_array"] += 1
     tmp = _tmp(tmp_path_factory)
     expect = data.draw(json_array_files(tmp))
-    res, out = _prepare([expect], tmp)
+    try:
+        res, out = _prepare([expect], tmp)
+    except DataError as err:  # the only good element may be the one cut short
+        assert not expect.good and "no usable training rows" in str(err)
+        return
     check_prepared(res, out, [expect])
 
 
@@ -798,6 +804,7 @@ texts = st.one_of(any_text, st.lists(st.sampled_from(FRAGMENTS + ["Dr. ", "Mr ",
 
 @fuzz(400)
 @given(texts)
+@example("ChatDoctor.comwww.Hi,")  # found by the explore profile: a replaced URL exposed the domain before it
 def test_every_rule_returns_text_for_any_text(text):
     FUZZ["rules"] += 1
     for rule in RULES:

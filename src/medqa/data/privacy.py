@@ -46,7 +46,12 @@ def replace_urls(text: str) -> str:
         return text
     if not _URL_HINT.search(text):
         return text
-    return _URL.sub(URL, text)
+    for _ in range(4):  # a replacement can expose a domain glued to it ("a.comwww.b" -> "a.com[url]"): repeat
+        out = _URL.sub(URL, text)
+        if out == text:
+            break
+        text = out
+    return text
 
 
 def _phone(match: re.Match[str]) -> str:

@@ -63,7 +63,9 @@ class _FrozenHeadLoss(torch.autograd.Function):
 
     The gradient with respect to `hidden` is computed chunk by chunk during the forward pass and kept instead of
     the logits: n x hidden floats rather than n x vocabulary (about 400x less for Gemma), with the same matmuls
-    autograd would run, since a frozen head needs no weight gradient.
+    autograd would run, since a frozen head needs no weight gradient. Each chunk's logits become its softmax and
+    then its logit gradient in place, in one buffer reused by every chunk: a fresh 256 x 262k buffer per operation
+    (as logsumexp and softmax allocate) costs more in page faults on CPU than the arithmetic does.
     """
 
     @staticmethod
@@ -71,20 +73,31 @@ class _FrozenHeadLoss(torch.autograd.Function):
                 softcap: float) -> torch.Tensor:
         grad = torch.empty_like(hidden)
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-        for start in range(0, hidden.shape[0], HEAD_CHUNK_ROWS):
-            rows = slice(start, start + HEAD_CHUNK_ROWS)
-            logits = (hidden[rows] @ weight.T).float()
-            if softcap:
-                capped = torch.tanh(logits / softcap)
-                logits = capped * softcap
-            tgt = targets[rows]
-            picked = torch.arange(tgt.shape[0], device=tgt.device)
-            total += (torch.logsumexp(logits, -1) - logits[picked, tgt]).sum()
-            probs = torch.softmax(logits, -1, out=logits) if not softcap else torch.softmax(logits, -1)
+        rows_max = min(HEAD_CHUNK_ROWS, hidden.shape[0])
+        buf = torch.empty((rows_max, weight.shape[0]), dtype=torch.float32, device=hidden.device)
+        slope = torch.empty_like(buf) if softcap else None  # d(capped)/d(raw) = 1 - tanh^2
+        direct = hidden.dtype == weight.dtype == torch.float32
+        for start in range(0, hidden.shape[0], rows_max):
+            h, tgt = hidden[start:start + rows_max], targets[start:start + rows_max]
+            logits = buf[:h.shape[0]]
+            if direct:
+                torch.matmul(h, weight.T, out=logits)
+            else:
+                logits.copy_(h @ weight.T)
+            if softcap:  # Gemma 2 caps its logits; the loss must see the same logits as generation
+                logits.div_(softcap).tanh_()
+                torch.mul(logits, logits, out=slope[:h.shape[0]]).neg_().add_(1.0)
+                logits.mul_(softcap)
+            picked = torch.arange(h.shape[0], device=h.device)
+            target_logit = logits[picked, tgt]
+            top = logits.amax(-1, keepdim=True)
+            norm = logits.sub_(top).exp_().sum(-1, keepdim=True)
+            total += (norm.log() + top).sum() - target_logit.sum()  # sum of logsumexp - target logit
+            probs = logits.div_(norm)
             probs[picked, tgt] -= 1.0  # d(loss)/d(logits)
             if softcap:
-                probs *= 1.0 - capped * capped
-            grad[rows] = (probs.to(weight.dtype) @ weight).to(grad.dtype)
+                probs.mul_(slope[:h.shape[0]])
+            grad[start:start + h.shape[0]] = (probs if direct else probs.to(weight.dtype)) @ weight
         ctx.save_for_backward(grad)
         return total
 

@@ -22,12 +22,17 @@ def test_head_on_trained_positions_matches_full_loss(tiny_model, tokenizer):
     assert torch.allclose(total / n, reference, atol=1e-5)
 
 
-def test_frozen_head_path_gives_transformers_loss_and_lora_gradients(tiny_model):
+@pytest.mark.parametrize("softcap,chunk_rows", [(None, 256), (None, 7), (30.0, 7)])
+def test_frozen_head_path_gives_transformers_loss_and_lora_gradients(tiny_model, monkeypatch, softcap, chunk_rows):
+    """Also with Gemma 2's logit softcap, and in several chunks (the last one partial) through one buffer."""
     from medqa.config import LoraConfig
+    from medqa.modeling import loss
     from medqa.modeling.adapters import attach_lora
     from medqa.modeling.loss import _frozen_plain_linear
 
+    monkeypatch.setattr(loss, "HEAD_CHUNK_ROWS", chunk_rows)
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    model.config.final_logit_softcapping = softcap
     peft = attach_lora(model, LoraConfig(dropout=0.0))
     for name, p in peft.named_parameters():
         if "lora_B" in name:
