@@ -166,7 +166,8 @@ class ModelConfig(StrictModel):
 class LoraConfig(StrictModel):
     r: int = Field(16, gt=0)
     alpha: int = Field(32, gt=0)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="0 lets peft skip a dropout pass per adapted layer "
+                           "(about 15% of a CPU step); the reference recipe uses 0.05")
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
     use_dora: bool = False
     use_rslora: bool = False

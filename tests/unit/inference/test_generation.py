@@ -68,3 +68,38 @@ def test_one_adapter_generates_merged_and_the_base_stays_untouched(tiny_model):
     with torch.no_grad(), plain.use("default"):
         unfused = peft(input_ids=ids).logits
     assert torch.allclose(fused, unfused, atol=1e-4)
+
+
+def test_decoding_head_scores_few_rows_row_major_with_the_same_logits(tiny_model):
+    """Inside `use()`, a CPU head scores up to SKINNY_ROWS rows as (W @ h.T).T: same logits, same greedy answers
+    as the plain model's generate(), and the head's own forward is back afterwards."""
+    import torch
+
+    from medqa.inference.generator import SKINNY_ROWS
+
+    model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    model.eval()
+    gen, head = Generator(model, tok), model.get_output_embeddings()
+    msgs = [[{"role": "user", "content": q}] for q in ("What helps a mild cold?", "My knee hurts after running.")]
+    calls = []
+    hook = head.register_forward_hook(lambda m, args, out: calls.append((args[0].shape, "forward" in vars(m))))
+    greedy = GenerationConfig(temperature=0.0, max_new_tokens=10, repetition_penalty=1.0)
+    ours = [r["text"] for r in gen.generate_batch(msgs, greedy)]
+    hook.remove()
+    assert calls and all(replaced for _, replaced in calls)  # every call went through the row-major forward
+    assert "forward" not in vars(head)
+    for rows in (1, 3, SKINNY_ROWS, SKINNY_ROWS + 1):
+        h = torch.randn(1, rows, model.config.hidden_size)
+        with gen.use(None):
+            fast = head(h)
+        assert fast.shape == (1, rows, model.config.vocab_size)
+        assert torch.allclose(fast, torch.nn.functional.linear(h, head.weight), atol=1e-5)
+    prompts = [gen.prompt_ids(m) for m in msgs]
+    for prompt, text in zip(prompts, ours):  # the unpatched model, one prompt at a time
+        ids = torch.tensor([prompt])
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=10,
+                                 do_sample=False, eos_token_id=gen.stop_ids, pad_token_id=tok.pad_token_id)
+        row = out[0, len(prompt):].tolist()
+        row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
+        assert tok.decode(row, skip_special_tokens=True).strip() == text
