@@ -1,7 +1,7 @@
 """The Assistant: one loaded base (+ named adapters) behind a dynamic batcher, with the safety layer on every reply.
 
 Callers `submit()` a conversation and get a `Ticket` at once; a worker thread collects the tickets that arrive
-within a few milliseconds, groups them by (adapter, sampling settings) and runs each group as one left-padded
+within a few milliseconds, groups them by (adapter, sampling settings) and runs each group as one padded
 `generate()` call. One hook per step hands every row its new token, so each request streams its own text, stops
 at its own `max_tokens` or stop string, and can be cancelled without holding up the rest of its batch.
 
@@ -376,17 +376,10 @@ class Assistant:
         from transformers import StoppingCriteriaList
 
         gen, g = tickets[0].gen, self.generator
-        width = max(len(t.prompt_ids) for t in tickets)
-        pad = g.tokenizer.pad_token_id
-        device = next(g.model.parameters()).device
-        ids = torch.tensor([[pad] * (width - len(t.prompt_ids)) + t.prompt_ids for t in tickets], device=device)
-        mask = torch.tensor([[0] * (width - len(t.prompt_ids)) + [1] * len(t.prompt_ids) for t in tickets],
-                            device=device)
-        # Generator's own kwargs, so sampling settings mean the same here as in generate_batch() and stream().
+        # Generator's own kwargs and inputs, so sampling settings and padding mean the same as in generate_batch()
         kw = g._kwargs(gen, max(t.max_new_tokens for t in tickets))
         with g.lock, g.use(tickets[0].model), torch.inference_mode():
+            inputs = g.batch_inputs([t.prompt_ids for t in tickets], tickets[0].model, kw["max_new_tokens"])
             if gen.seed is not None:
                 torch.manual_seed(gen.seed)
-            g.model.generate(input_ids=ids, attention_mask=mask,
-                             stopping_criteria=StoppingCriteriaList([_row_hook(rows)]), **kw)
-
+            g.model.generate(**inputs, stopping_criteria=StoppingCriteriaList([_row_hook(rows)]), **kw)

@@ -16,21 +16,16 @@ import torch
 import torch.nn.functional as F
 
 from medqa.data.formatting import IGNORE_INDEX
+from medqa.modeling.parts import decoder_and_head
 
 CHUNK_ROWS = 1024  # rows of hidden states scored per chunk: bounds the logits buffer to CHUNK_ROWS x vocab
 HEAD_CHUNK_ROWS = 256  # the frozen-head path keeps no logits, so smaller chunks bound its peak memory
 
 
-def _decoder_and_head(model: Any) -> tuple[Any, Any]:
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    decoder = inner.get_decoder() if hasattr(inner, "get_decoder") else None
-    return decoder, inner.get_output_embeddings()
-
-
 def answer_loss_sum(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
                     position_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
     """Return (sum of token losses, number of trained tokens) for a batch."""
-    decoder, head = _decoder_and_head(model)
+    decoder, head = decoder_and_head(model)
     target = labels[:, 1:]
     keep = target != IGNORE_INDEX
     n = int(keep.sum())

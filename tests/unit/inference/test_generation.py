@@ -103,3 +103,47 @@ def test_decoding_head_scores_few_rows_row_major_with_the_same_logits(tiny_model
         row = out[0, len(prompt):].tolist()
         row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
         assert tok.decode(row, skip_special_tokens=True).strip() == text
+
+
+def test_shared_system_prompt_is_prefilled_once_and_answers_do_not_change(tiny_model):
+    """Rows sharing a long prefix reuse its cached KV (prefix, padding, own suffix); the greedy answers equal each
+    prompt generated alone from scratch, and later batches, one row or many, reuse the cached prefix. Where the
+    batch would not fit the sliding attention window, nothing is cached and plain left padding runs."""
+    import torch
+
+    from medqa.inference.generator import PREFIX_MIN_TOKENS
+
+    model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    model.eval()
+    gen = Generator(model, tok)
+    system = "You answer health questions carefully, in plain words, and always say when to see a clinician. " * 3
+    questions = ["What helps a mild cold?", "My knee hurts after running for an hour every morning.", "Why?"]
+    convs = [[{"role": "system", "content": system}, {"role": "user", "content": q}] for q in questions]
+    greedy = GenerationConfig(temperature=0.0, max_new_tokens=10, repetition_penalty=1.0)
+
+    def alone() -> list[str]:
+        texts = []
+        for c in convs:
+            ids = torch.tensor([gen.prompt_ids(c)])
+            with torch.no_grad():
+                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=10,
+                                     do_sample=False, eos_token_id=gen.stop_ids, pad_token_id=tok.pad_token_id)
+            row = out[0, ids.shape[1]:].tolist()
+            row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
+            texts.append(tok.decode(row, skip_special_tokens=True).strip())
+        return texts
+
+    assert len(gen.prompt_ids(convs[1])) + 10 > model.config.sliding_window  # the tiny model's window: 64
+    assert [r["text"] for r in gen.generate_batch(convs, greedy)] == alone() and not gen._prefixes
+    model.config.sliding_window = 1024
+    batched = [r["text"] for r in gen.generate_batch(convs, greedy)]
+    assert len(gen._prefixes) == 1
+    (_, prefix), = gen._prefixes
+    assert len(prefix) >= PREFIX_MIN_TOKENS and all(gen.prompt_ids(c)[:len(prefix)] == list(prefix) for c in convs)
+    with gen.use(None), torch.inference_mode():
+        inputs = gen.batch_inputs([gen.prompt_ids(c) for c in convs], None, 10)
+    assert inputs["attention_mask"][:, :len(prefix)].all()  # the prefix first, then each row's padding
+    expected = alone()
+    assert batched == expected
+    assert gen.generate_batch(convs[1:2], greedy)[0]["text"] == expected[1]  # one row, cached prefix reused
+    assert list(gen._prefixes) == [("base", prefix)]

@@ -30,6 +30,7 @@ from medqa.data.schema import Example
 from medqa.evaluation import metrics as M
 from medqa.evaluation.readers import LETTERS, MCQItem
 from medqa.inference.generator import Generator
+from medqa.modeling.parts import decoder_and_head, new_cache
 
 READOUTS = ("acc", "acc_norm", "acc_letter", "acc_text")
 
@@ -60,23 +61,6 @@ def encode_item(tokenizer: Any, item: MCQItem, system: str | None) -> tuple[list
     return encode_prompt(tokenizer, prompt), options, text_starts
 
 
-def _decoder_and_head(model: Any) -> tuple[Any, Any]:
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return inner.get_decoder(), inner.get_output_embeddings()
-
-
-def _new_cache(decoder: Any) -> dict[str, Any]:
-    """An empty KV cache for the decoder (sliding-window aware via its config), under the keyword it expects:
-    `cache` in recent transformers, `past_key_values` before."""
-    import inspect
-
-    from transformers import DynamicCache
-
-    params = inspect.signature(getattr(decoder, "forward", decoder)).parameters
-    key = "cache" if "cache" in params else "past_key_values"
-    return {key: DynamicCache(config=getattr(decoder, "config", None))}
-
-
 @torch.no_grad()
 def item_logprobs(model: Any, prompt: list[int], options: list[list[int]], pad_id: int) -> list[list[float]]:
     """The log-probability of each token of each option, given `prompt`.
@@ -85,8 +69,8 @@ def item_logprobs(model: Any, prompt: list[int], options: list[list[int]], pad_i
     sits after every real token, so causal attention never sees it). Same numbers as scoring each full sequence.
     """
     device = next(model.parameters()).device
-    decoder, head = _decoder_and_head(model)
-    cache = _new_cache(decoder)
+    decoder, head = decoder_and_head(model)
+    cache = new_cache(decoder)
     decoder(input_ids=torch.tensor([prompt[:-1]], device=device), use_cache=True, **cache)
     next(iter(cache.values())).batch_repeat_interleave(len(options))
     width = max(map(len, options))
