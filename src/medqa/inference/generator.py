@@ -29,6 +29,7 @@ class Generator:
         self.stop_ids = stop_token_ids(tokenizer)
         self.lock = threading.Lock()  # one generate() at a time on a shared model
         self._prefixes: dict[tuple[str, tuple[int, ...]], Any] = {}  # (adapter, prefix ids) -> KV cache, LRU
+        self._turns: set[tuple[str, tuple[int, ...]]] = set()  # the keys above that hold a whole conversation
         self._merged = _merged_weights(model) if merge else None
 
     @property
@@ -100,21 +101,28 @@ class Generator:
             results.append({"text": text, "stopped": stopped, "tokens": len(row)})
         return results
 
-    def batch_inputs(self, prompts: list[list[int]], adapter: str | None, max_new_tokens: int) -> dict[str, Any]:
+    def batch_inputs(self, prompts: list[list[int]], adapter: str | None, max_new_tokens: int,
+                     remember: bool = False) -> dict[str, Any]:
         """generate() inputs for a batch of prompts; call inside `use(adapter)` with the lock held.
 
         Rows are laid out as shared prefix, padding, own suffix. Position ids follow the attention mask, so this is
         plain left padding when nothing is shared. The system prompt opens every first turn: the first batch whose
         rows share a long prefix caches that prefix's KV (per adapter), and later batches that start with it, one
-        row or many, copy it in, so prefill runs only each row's own tokens.
+        row or many, copy it in, so prefill runs only each row's own tokens. `remember` (one conversation) caches
+        the whole prompt instead, extending the cached previous turn, so a chat's next turn prefills only what
+        was added since.
         """
         key = self._cached_prefix(prompts, adapter)
-        if key is None and len(prompts) > 1 and decoder_and_head(self.model)[0] is not None:
+        if decoder_and_head(self.model)[0] is None:
+            key = None
+        elif remember and len(prompts) == 1 and len(prompts[0]) > PREFIX_MIN_TOKENS:
+            key = (adapter or BASE, tuple(prompts[0][:-1]))
+        elif key is None and len(prompts) > 1:
             shared = _shared_prefix_len(prompts)
             key = (adapter or BASE, tuple(prompts[0][:shared])) if shared >= PREFIX_MIN_TOKENS else None
         shared = len(key[1]) if key else 0
         width = max(len(p) for p in prompts) - shared
-        if key and not _window_holds(self.model, shared + width + max_new_tokens):
+        if key and len(prompts) > 1 and not _window_holds(self.model, shared + width + max_new_tokens):
             key, shared, width = None, 0, shared + width
         pad = self.tokenizer.pad_token_id
         device = next(self.model.parameters()).device
@@ -124,6 +132,11 @@ class Generator:
                                   "attention_mask": torch.tensor(mask, device=device)}
         if key:
             inputs.update(self._prefix_cache(key, len(prompts)))
+        if key and remember:  # the conversation moved on: its earlier turns' entries are not needed again
+            for turn in [t for t in self._turns if t[0] == key[0] and t != key and key[1][:len(t[1])] == t[1]]:
+                self._prefixes.pop(turn, None)
+                self._turns.discard(turn)
+            self._turns.add(key)
         return inputs
 
     def _cached_prefix(self, prompts: list[list[int]], adapter: str | None) -> tuple[str, tuple[int, ...]] | None:
@@ -138,13 +151,16 @@ class Generator:
 
     def _prefix_cache(self, key: tuple[str, tuple[int, ...]], rows: int) -> dict[str, Any]:
         kv = self._prefixes.pop(key, None)
-        if kv is None:  # the decoder alone: the prefix needs no logits
+        if kv is None:  # the decoder alone (the prefix needs no logits), continuing the longest cached prefix
             decoder, _ = decoder_and_head(self.model)
-            kv = new_cache(decoder)
-            decoder(input_ids=torch.tensor([key[1]], device=next(self.model.parameters()).device), use_cache=True, **kv)
+            start = self._cached_prefix([list(key[1])], key[0])
+            kv = copy.deepcopy(self._prefixes[start]) if start else new_cache(decoder)
+            todo = key[1][len(start[1]):] if start else key[1]
+            decoder(input_ids=torch.tensor([todo], device=next(self.model.parameters()).device), use_cache=True, **kv)
         self._prefixes[key] = kv  # most recently used last
         while len(self._prefixes) > PREFIX_CACHE_ENTRIES:
-            self._prefixes.pop(next(iter(self._prefixes)))
+            self._turns.discard(oldest := next(iter(self._prefixes)))
+            self._prefixes.pop(oldest)
         (name, cache), = kv.items()
         batch = copy.deepcopy(cache)
         batch.batch_repeat_interleave(rows)
@@ -157,7 +173,7 @@ class Generator:
         """Yield decoded text pieces as they are generated."""
         from transformers import TextIteratorStreamer
 
-        ids = torch.tensor([self.prompt_ids(messages)], device=next(self.model.parameters()).device)
+        prompt = self.prompt_ids(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kw = self._kwargs(gen, None)
         errors: list[BaseException] = []
@@ -165,9 +181,11 @@ class Generator:
         def work() -> None:
             try:
                 with self.lock, self.use(adapter), torch.inference_mode():
+                    # one conversation: keep its KV, so the next turn prefills only the new messages
+                    inputs = self.batch_inputs([prompt], adapter, kw["max_new_tokens"], remember=True)
                     if gen.seed is not None:
                         torch.manual_seed(gen.seed)
-                    self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer, **kw)
+                    self.model.generate(**inputs, streamer=streamer, **kw)
             except BaseException as err:  # surfaced to the consumer below
                 errors.append(err)
                 streamer.end()
@@ -193,7 +211,8 @@ def _shared_prefix_len(prompts: list[list[int]]) -> int:
 
 
 def _window_holds(model: Any, length: int) -> bool:
-    """Padding in mid-row counts against a sliding attention window: share a prefix only while all of it fits."""
+    """Padding in mid-row counts against a sliding attention window: share a prefix in a batch only while all of
+    it fits (a single row has no padding, so any length is exact)."""
     window = getattr(getattr(model, "config", None), "sliding_window", None)
     return not window or length <= window
 

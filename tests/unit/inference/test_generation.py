@@ -147,3 +147,42 @@ def test_shared_system_prompt_is_prefilled_once_and_answers_do_not_change(tiny_m
     assert batched == expected
     assert gen.generate_batch(convs[1:2], greedy)[0]["text"] == expected[1]  # one row, cached prefix reused
     assert list(gen._prefixes) == [("base", prefix)]
+
+
+def test_a_chat_keeps_its_kv_between_turns_and_answers_as_from_scratch(tiny_model):
+    """stream() remembers the conversation's KV; the next turn extends it (past the tiny model's 64-token sliding
+    window too) and only the latest turn stays cached. Greedy answers equal generate() from scratch."""
+    import torch
+
+    model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    model.eval()
+    gen = Generator(model, tok)
+    greedy = GenerationConfig(temperature=0.0, max_new_tokens=12, repetition_penalty=1.0)
+
+    def from_scratch(messages) -> str:
+        ids = torch.tensor([gen.prompt_ids(messages)])
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
+                                 do_sample=False, eos_token_id=gen.stop_ids, pad_token_id=tok.pad_token_id)
+        row = out[0, ids.shape[1]:].tolist()
+        row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
+        return tok.decode(row, skip_special_tokens=True).strip()
+
+    messages = [{"role": "system", "content": "Answer carefully and say when to see a clinician. " * 2},
+                {"role": "user", "content": "I have had a dry cough for two weeks. What could it be?"}]
+    decoder = model.get_decoder()
+    widths: list[int] = []  # tokens per decoder call
+    hook = decoder.register_forward_pre_hook(lambda m, a, kw: widths.append(kw["input_ids"].shape[1]), with_kwargs=True)
+    cached = 0
+    for follow_up in ("It gets worse at night.", "Should I worry about the colour of the phlegm?", None):
+        widths.clear()
+        answer = "".join(gen.stream(messages, greedy)).strip()
+        prompt = gen.prompt_ids(messages)
+        assert max(widths) == len(prompt) - 1 - cached  # only what this turn added is prefilled
+        assert len(gen._prefixes) == 1 and list(next(iter(gen._prefixes))[1]) == prompt[:-1]  # the latest turn
+        cached = len(prompt) - 1
+        assert answer == from_scratch(messages)
+        if follow_up:
+            messages += [{"role": "assistant", "content": answer or "..."}, {"role": "user", "content": follow_up}]
+    hook.remove()
+    assert cached > model.config.sliding_window
