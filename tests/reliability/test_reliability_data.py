@@ -214,6 +214,14 @@ def check_prepared(res, out: Path, expects: list[Expect]) -> None:
 
 # ---------------------------------------------------------------------------------------------- JSON Lines
 
+def _write_encoded(path: Path, encoding: str, body: str | bytes) -> None:
+    """Write a fuzz file: a text body as UTF-16 or UTF-8 (lone surrogates kept), a byte body as it is (it may mix
+    encodings line by line); utf-8-sig adds a BOM."""
+    if isinstance(body, str):
+        body = body.encode("utf-16" if encoding == "utf-16" else "utf-8", "surrogatepass")
+    path.write_bytes((codecs.BOM_UTF8 if encoding == "utf-8-sig" else b"") + body)
+
+
 def _without_boms(line: bytes) -> bytes:
     while line.startswith(codecs.BOM_UTF8):
         line = line[3:]
@@ -342,11 +350,9 @@ def write_lines(path: Path, cells: list[Cell], encoding: str, final_newline: boo
             expect.dropped[cell.kind[5:]] += 1
         expect.notes += cell.note
     if encoding == "utf-16":
-        body = "\n".join(parts) + ("\n" if final_newline else "")
-        path.write_bytes(body.encode("utf-16", "surrogatepass"))
+        _write_encoded(path, encoding, "\n".join(parts) + ("\n" if final_newline else ""))
     else:
-        body = b"\n".join(parts) + (b"\n" if final_newline else b"")
-        path.write_bytes((codecs.BOM_UTF8 if encoding == "utf-8-sig" else b"") + body)
+        _write_encoded(path, encoding, b"\n".join(parts) + (b"\n" if final_newline else b""))
     return expect
 
 
@@ -440,11 +446,7 @@ def write_csv(path: Path, header: list[str], cells: list[Cell], encoding: str, t
         else:
             expect.dropped[cell.kind[5:]] += 1
         expect.notes += cell.note
-    if encoding == "utf-16":
-        path.write_bytes("".join(parts).encode("utf-16", "surrogatepass"))
-    else:
-        body = b"".join(_encode(p) for p in parts)
-        path.write_bytes((codecs.BOM_UTF8 if encoding == "utf-8-sig" else b"") + body)
+    _write_encoded(path, encoding, "".join(parts) if encoding == "utf-16" else b"".join(_encode(p) for p in parts))
     return expect
 
 
@@ -505,11 +507,7 @@ def json_array_files(draw, tmp: Path) -> Expect:
         line += text.count("\n") + 1
     if not truncate:
         pieces.append("\n]\n")
-    body = "".join(pieces)
-    if encoding == "utf-16":
-        expect.path.write_bytes(body.encode("utf-16", "surrogatepass"))
-    else:
-        expect.path.write_bytes((codecs.BOM_UTF8 if encoding == "utf-8-sig" else b"") + body.encode("utf-8", "surrogatepass"))
+    _write_encoded(expect.path, encoding, "".join(pieces))
     return expect
 
 

@@ -41,7 +41,7 @@ class LoopState:
     pad_id: int
     dist: DistContext
     sharded: bool = False
-    tokenizer: Any = None  # for the optional safety probe at validations
+    tokenizer: Any = None  # for the safety probe at validations and the saved adapter
     start: int = 0
     best: dict[str, Any] = field(default_factory=dict)  # {"step", "val_loss", "bad_evals"}
 

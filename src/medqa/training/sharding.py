@@ -22,6 +22,7 @@ from torch import nn
 
 from medqa.errors import TrainingError
 from medqa.modeling.loss import answer_loss_sum
+from medqa.modeling.parts import decoder_and_head
 
 Strategy = Literal["ddp", "fsdp"]
 
@@ -57,10 +58,10 @@ def resolve_strategy(setting: str, world: int, env: Mapping[str, str] = os.envir
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    decoder = inner.get_decoder() if hasattr(inner, "get_decoder") else None
+    decoder, _ = decoder_and_head(model)
     layers = getattr(decoder, "layers", None)
     if layers is None:
+        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
         raise TrainingError(f"{type(inner).__name__} has no decoder `layers` list for FSDP to shard; "
                             "train it with train.distributed=ddp")
     return list(layers)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import random
 import shutil
 import signal
@@ -137,7 +136,7 @@ def run_training(cfg: MedqaConfig, data_dir: str | Path, *, resume: bool = False
         with RunLock(run_dir) if dist.is_main else contextlib.nullcontext(), checkpoints.storage_errors(run_dir):
             if dist.is_main:
                 _check_output(run_dir, resume, overwrite)
-            state, base, fingerprint, tokenizer, truncated = setup(cfg, Path(data_dir), run_dir, resume, dist)
+            state, base, fingerprint, truncated = setup(cfg, Path(data_dir), run_dir, resume, dist)
             loggers = MetricLoggers(run_dir, list(cfg.train.report_to), config_to_dict(cfg), enabled=dist.is_main)
             if resume and dist.is_main:
                 loggers.history.truncate_after(state.start)
@@ -153,7 +152,7 @@ def run_training(cfg: MedqaConfig, data_dir: str | Path, *, resume: bool = False
                                  out.stopped_early, state.best.get("step"))
             weights = adapter_state(state)  # gathered on every process when sharded
             if dist.is_main:
-                _save_artifacts(run_dir, state.model, weights, tokenizer, base, fingerprint, cfg, result)
+                _save_artifacts(run_dir, state, weights, base, fingerprint, result)
             dist.barrier()
             return result
     finally:
@@ -206,7 +205,7 @@ def setup(cfg: MedqaConfig, data_dir: Path, run_dir: Path, resume: bool, dist: D
                                                 allow_pickle=cfg.model.allow_pickle)
         state.start, state.best = saved["step"], saved.get("best") or {}
     model.train()
-    return state, base, fingerprint, tokenizer, truncated
+    return state, base, fingerprint, truncated
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
@@ -215,25 +214,25 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="train", unit="step", disable=not enabled, dynamic_ncols=True)
 
 
-def _save_artifacts(run_dir: Path, model: Any, weights: dict[str, torch.Tensor] | None, tokenizer: Any, base: Any,
-                    fingerprint: dict[str, Any], cfg: MedqaConfig, result: TrainResult) -> None:
+def _save_artifacts(run_dir: Path, state: LoopState, weights: dict[str, torch.Tensor] | None, base: Any,
+                    fingerprint: dict[str, Any], result: TrainResult) -> None:
     from medqa.data.formatting import GEMMA_CHAT_TEMPLATE
     from medqa.training.history import plot_loss
 
-    model.save_pretrained(run_dir / ADAPTER_SUBDIR, state_dict=weights, safe_serialization=True)
+    cfg, tokenizer = state.cfg, state.tokenizer
+    state.model.save_pretrained(run_dir / ADAPTER_SUBDIR, state_dict=weights, safe_serialization=True)
     if not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = GEMMA_CHAT_TEMPLATE  # ship the format the adapter was trained with
     tokenizer.save_pretrained(run_dir / ADAPTER_SUBDIR)
     plot_loss(result.history, run_dir / "loss.png")
-    world = int(os.environ.get("WORLD_SIZE", "1"))
     write_json(run_dir / RUN_META, {
         "base": cfg.model.base, "base_name": base.name, "base_fingerprint": fingerprint,
         "quantization": cfg.model.quantization, "steps": result.steps, "train_seconds": round(result.train_seconds, 2),
         "final_train_loss": result.final_train_loss, "val_loss": result.val_loss,
         "tokens_per_second": round(result.tokens_per_second, 2),
         "truncated_answer_tokens": result.truncated_answer_tokens, "stopped_early": result.stopped_early,
-        "best_step": result.best_step, "world_size": world,
-        "distributed": resolve_strategy(cfg.train.distributed, world),
+        "best_step": result.best_step, "world_size": state.dist.world,
+        "distributed": "fsdp" if state.sharded else "ddp",
     })
     from medqa.artifacts.model_card import write_model_card
 

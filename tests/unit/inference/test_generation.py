@@ -4,6 +4,19 @@ from medqa.inference.session import ChatSession, policy_stream
 from medqa.modeling.loading import load_base
 
 
+def plain_greedy(gen: Generator, messages: list[dict[str, str]], max_new_tokens: int) -> str:
+    """The reference answer: the unpatched model's own generate(), one prompt, from scratch, greedy."""
+    import torch
+
+    ids = torch.tensor([gen.prompt_ids(messages)])
+    with torch.no_grad():
+        out = gen.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                 do_sample=False, eos_token_id=gen.stop_ids, pad_token_id=gen.tokenizer.pad_token_id)
+    row = out[0, ids.shape[1]:].tolist()
+    row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
+    return gen.tokenizer.decode(row, skip_special_tokens=True).strip()
+
+
 def test_generation_decodes_only_new_tokens_and_respects_limits(tiny_model):
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     gen = Generator(model, tok)
@@ -94,15 +107,7 @@ def test_decoding_head_scores_few_rows_row_major_with_the_same_logits(tiny_model
             fast = head(h)
         assert fast.shape == (1, rows, model.config.vocab_size)
         assert torch.allclose(fast, torch.nn.functional.linear(h, head.weight), atol=1e-5)
-    prompts = [gen.prompt_ids(m) for m in msgs]
-    for prompt, text in zip(prompts, ours):  # the unpatched model, one prompt at a time
-        ids = torch.tensor([prompt])
-        with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=10,
-                                 do_sample=False, eos_token_id=gen.stop_ids, pad_token_id=tok.pad_token_id)
-        row = out[0, len(prompt):].tolist()
-        row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
-        assert tok.decode(row, skip_special_tokens=True).strip() == text
+    assert ours == [plain_greedy(gen, m, 10) for m in msgs]  # the unpatched model, one prompt at a time
 
 
 def test_shared_system_prompt_is_prefilled_once_and_answers_do_not_change(tiny_model):
@@ -122,16 +127,7 @@ def test_shared_system_prompt_is_prefilled_once_and_answers_do_not_change(tiny_m
     greedy = GenerationConfig(temperature=0.0, max_new_tokens=10, repetition_penalty=1.0)
 
     def alone() -> list[str]:
-        texts = []
-        for c in convs:
-            ids = torch.tensor([gen.prompt_ids(c)])
-            with torch.no_grad():
-                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=10,
-                                     do_sample=False, eos_token_id=gen.stop_ids, pad_token_id=tok.pad_token_id)
-            row = out[0, ids.shape[1]:].tolist()
-            row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
-            texts.append(tok.decode(row, skip_special_tokens=True).strip())
-        return texts
+        return [plain_greedy(gen, c, 10) for c in convs]
 
     assert len(gen.prompt_ids(convs[1])) + 10 > model.config.sliding_window  # the tiny model's window: 64
     assert [r["text"] for r in gen.generate_batch(convs, greedy)] == alone() and not gen._prefixes
@@ -152,21 +148,10 @@ def test_shared_system_prompt_is_prefilled_once_and_answers_do_not_change(tiny_m
 def test_a_chat_keeps_its_kv_between_turns_and_answers_as_from_scratch(tiny_model):
     """stream() remembers the conversation's KV; the next turn extends it (past the tiny model's 64-token sliding
     window too) and only the latest turn stays cached. Greedy answers equal generate() from scratch."""
-    import torch
-
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     model.eval()
     gen = Generator(model, tok)
     greedy = GenerationConfig(temperature=0.0, max_new_tokens=12, repetition_penalty=1.0)
-
-    def from_scratch(messages) -> str:
-        ids = torch.tensor([gen.prompt_ids(messages)])
-        with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12,
-                                 do_sample=False, eos_token_id=gen.stop_ids, pad_token_id=tok.pad_token_id)
-        row = out[0, ids.shape[1]:].tolist()
-        row = row[: min([row.index(s) for s in gen.stop_ids if s in row], default=len(row))]
-        return tok.decode(row, skip_special_tokens=True).strip()
 
     messages = [{"role": "system", "content": "Answer carefully and say when to see a clinician. " * 2},
                 {"role": "user", "content": "I have had a dry cough for two weeks. What could it be?"}]
@@ -181,7 +166,7 @@ def test_a_chat_keeps_its_kv_between_turns_and_answers_as_from_scratch(tiny_mode
         assert max(widths) == len(prompt) - 1 - cached  # only what this turn added is prefilled
         assert len(gen._prefixes) == 1 and list(next(iter(gen._prefixes))[1]) == prompt[:-1]  # the latest turn
         cached = len(prompt) - 1
-        assert answer == from_scratch(messages)
+        assert answer == plain_greedy(gen, messages, 12)
         if follow_up:
             messages += [{"role": "assistant", "content": answer or "..."}, {"role": "user", "content": follow_up}]
     hook.remove()
