@@ -210,6 +210,9 @@ class GenerationConfig(StrictModel):
     seed: int | None = None
     merge_adapter: bool = Field(True, description="with a single LoRA adapter loaded, generate with its weights merged "
                                                   "into a copy of the adapted layers (faster; costs that copy's memory)")
+    int8_head: bool = Field(True, description="greedy decoding on an x86 CPU ranks the vocabulary with an int8 copy "
+                                              "of the LM head and re-scores the top 64 tokens in fp32 (about 5x "
+                                              "faster head; costs ~4 s once and a quarter of the head's memory)")
 
 
 class PromptConfig(StrictModel):

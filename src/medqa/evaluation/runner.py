@@ -141,12 +141,15 @@ def _load_models(cfg: MedqaConfig, adapters: list[str], settings: EvalSettings, 
     named = adapter_names(adapters)
     model = load_adapters(model, named, cfg.model.allow_pickle)
     model.eval()
-    model_id = f"{base.name}|{next(model.parameters()).dtype}|{cfg.model.quantization}"
+    generator = Generator(model, tokenizer, merge=cfg.generation.merge_adapter, int8_head=cfg.generation.int8_head)
+    # cached answers are reused only from the same numerics; the int8 head may flip a near-tie greedy pick
+    model_id = f"{base.name}|{next(model.parameters()).dtype}|{cfg.model.quantization}" + (
+        "|int8-head" if generator.int8_head else "")
     refs = [ModelRef(BASE, model_id)] + [ModelRef(n, model_id, adapter_hash(s)) for n, s in named.items()]
     cache_path = Path(settings.cache) if settings.cache else (out / CACHE_NAME if out is not None else None)
     gen = cfg.generation.model_copy(update={"temperature": settings.temperature})
     answer = AnswerSettings(gen, settings.max_new_tokens or gen.max_new_tokens, settings.batch_size, settings.progress)
-    return _Context(Generator(model, tokenizer, merge=cfg.generation.merge_adapter), refs, named, system_prompt(cfg.prompt.system_prompt), settings,
+    return _Context(generator, refs, named, system_prompt(cfg.prompt.system_prompt), settings,
                     GenerationCache(cache_path).load(), answer)
 
 

@@ -378,7 +378,7 @@ class Assistant:
         gen, g = tickets[0].gen, self.generator
         # Generator's own kwargs and inputs, so sampling settings and padding mean the same as in generate_batch()
         kw = g._kwargs(gen, max(t.max_new_tokens for t in tickets))
-        with g.lock, g.use(tickets[0].model), torch.inference_mode():
+        with g.lock, g.use(tickets[0].model, greedy=not kw["do_sample"]), torch.inference_mode():
             inputs = g.batch_inputs([t.prompt_ids for t in tickets], tickets[0].model, kw["max_new_tokens"])
             if gen.seed is not None:
                 torch.manual_seed(gen.seed)

@@ -15,6 +15,7 @@ import torch
 
 from medqa.config import GenerationConfig
 from medqa.data.formatting import encode_prompt, render_prompt, stop_token_ids
+from medqa.inference.head import Int8Head, decoding_head, int8_supported
 from medqa.modeling.parts import decoder_and_head, new_cache
 
 BASE = "base"  # the adapter name that means "no adapter"
@@ -23,7 +24,7 @@ BASE = "base"  # the adapter name that means "no adapter"
 class Generator:
     """Wraps a model and tokenizer; `adapter` picks a loaded adapter by name, or BASE for the plain base."""
 
-    def __init__(self, model: Any, tokenizer: Any, merge: bool = False) -> None:
+    def __init__(self, model: Any, tokenizer: Any, merge: bool = False, int8_head: bool = False) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.stop_ids = stop_token_ids(tokenizer)
@@ -31,6 +32,8 @@ class Generator:
         self._prefixes: dict[tuple[str, tuple[int, ...]], Any] = {}  # (adapter, prefix ids) -> KV cache, LRU
         self._turns: set[tuple[str, tuple[int, ...]]] = set()  # the keys above that hold a whole conversation
         self._merged = _merged_weights(model) if merge else None
+        self.int8_head = int8_head  # greedy decoding ranks the vocabulary in int8 (see medqa.inference.head)
+        self._int8: Int8Head | None = None
 
     @property
     def adapters(self) -> list[str]:
@@ -44,10 +47,20 @@ class Generator:
         return self._merged is not None
 
     @contextlib.contextmanager
-    def use(self, adapter: str | None) -> Iterator[None]:
-        """Generate with `adapter` (or the plain base) inside this block; hold `self.lock` around it."""
-        with self._adapter(adapter), _row_major_head(self.model):
+    def use(self, adapter: str | None, greedy: bool = False) -> Iterator[None]:
+        """Generate with `adapter` (or the plain base) inside this block; hold `self.lock` around it.
+
+        `greedy` decoding may use the int8 head; scoring (losses, option likelihoods) must leave it False."""
+        with self._adapter(adapter), decoding_head(self.model, self._int8_head() if greedy else None):
             yield
+
+    def _int8_head(self) -> Int8Head | None:
+        head = self.model.get_output_embeddings() if hasattr(self.model, "get_output_embeddings") else None
+        if not self.int8_head or not int8_supported(head):
+            return None
+        if self._int8 is None or self._int8.version != (head.weight.data_ptr(), head.weight._version):
+            self._int8 = Int8Head(head.weight)  # once per loaded head: ~4 s and 170 MB for Gemma's
+        return self._int8
 
     @contextlib.contextmanager
     def _adapter(self, adapter: str | None) -> Iterator[None]:
@@ -86,7 +99,7 @@ class Generator:
         """Answer several conversations in one batch (see batch_inputs); returns text and whether each stopped."""
         prompts = [self.prompt_ids(c) for c in conversations]
         kw = self._kwargs(gen, max_new_tokens)
-        with self.lock, self.use(adapter), torch.inference_mode():
+        with self.lock, self.use(adapter, greedy=not kw["do_sample"]), torch.inference_mode():
             inputs = self.batch_inputs(prompts, adapter, kw["max_new_tokens"])
             if gen.seed is not None:
                 torch.manual_seed(gen.seed)
@@ -180,7 +193,7 @@ class Generator:
 
         def work() -> None:
             try:
-                with self.lock, self.use(adapter), torch.inference_mode():
+                with self.lock, self.use(adapter, greedy=not kw["do_sample"]), torch.inference_mode():
                     # one conversation: keep its KV, so the next turn prefills only the new messages
                     inputs = self.batch_inputs([prompt], adapter, kw["max_new_tokens"], remember=True)
                     if gen.seed is not None:
@@ -217,36 +230,6 @@ def _window_holds(model: Any, length: int) -> bool:
     return not window or length <= window
 
 
-SKINNY_ROWS = 32  # up to this many rows, the LM head multiplies as (W @ h.T).T
-
-
-@contextlib.contextmanager
-def _row_major_head(model: Any) -> Iterator[None]:
-    """While decoding on CPU, score a few rows as (W @ h.T).T instead of h @ W.T.
-
-    Decoding scores one position per row; with Gemma's 262k x 640 head that is a skinny GEMM, and on CPU the
-    transposed-weight form runs about 2x slower than the row-major one (8 rows: ~120 vs ~57 ms on 2 cores), the
-    largest single cost of a batched decoding step. Prefill and long inputs keep F.linear.
-    """
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if (type(head) is not torch.nn.Linear or head.bias is not None or head.weight.device.type != "cpu"
-            or "forward" in vars(head)):
-        yield
-        return
-    weight = head.weight
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        if x.numel() > SKINNY_ROWS * x.shape[-1]:
-            return torch.nn.functional.linear(x, weight)
-        return (weight @ x.reshape(-1, x.shape[-1]).T).T.reshape(*x.shape[:-1], weight.shape[0])
-
-    head.forward = forward
-    try:
-        yield
-    finally:
-        del head.forward
-
-
 def _merged_weights(model: Any) -> list[tuple[Any, torch.Tensor, torch.Tensor]] | None:
     """(base layer, its weight, weight + LoRA delta) per adapted Linear, when exactly one plain LoRA adapter is loaded.
 
@@ -278,4 +261,4 @@ def load_generator(cfg: Any, adapters: dict[str, str] | None = None) -> Generato
     model, tokenizer, _ = load_base(cfg.model)
     model = load_adapters(model, adapters or {}, cfg.model.allow_pickle)
     model.eval()
-    return Generator(model, tokenizer, merge=cfg.generation.merge_adapter)
+    return Generator(model, tokenizer, merge=cfg.generation.merge_adapter, int8_head=cfg.generation.int8_head)

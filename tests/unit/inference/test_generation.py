@@ -88,7 +88,7 @@ def test_decoding_head_scores_few_rows_row_major_with_the_same_logits(tiny_model
     as the plain model's generate(), and the head's own forward is back afterwards."""
     import torch
 
-    from medqa.inference.generator import SKINNY_ROWS
+    from medqa.inference.head import SKINNY_ROWS
 
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     model.eval()
@@ -108,6 +108,51 @@ def test_decoding_head_scores_few_rows_row_major_with_the_same_logits(tiny_model
         assert fast.shape == (1, rows, model.config.vocab_size)
         assert torch.allclose(fast, torch.nn.functional.linear(h, head.weight), atol=1e-5)
     assert ours == [plain_greedy(gen, m, 10) for m in msgs]  # the unpatched model, one prompt at a time
+
+
+def test_int8_head_rescores_its_top_tokens_exactly_and_keeps_greedy_answers(tiny_model):
+    """Greedy decoding with int8_head ranks with int8 weights and writes fp32 logits over each row's top RESCORE:
+    those are F.linear's values, the rest are estimates, and the greedy answers equal the fp32 model's own.
+    Sampling and scoring never use it; the packed head is built once and rebuilt when the weight changes."""
+    import pytest
+    import torch
+
+    from medqa.inference.head import RESCORE, Int8Head, int8_supported
+
+    model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
+    model.eval()
+    head = model.get_output_embeddings()
+    if not int8_supported(head):
+        pytest.skip(f"quantized engine {torch.backends.quantized.engine!r} is not fbgemm")
+    torch.manual_seed(0)
+    x = torch.randn(8, model.config.hidden_size)
+    int8 = Int8Head(head.weight)
+    estimate, logits, exact = int8.estimate(x), int8(x), x @ head.weight.T
+    top = estimate.topk(RESCORE, dim=-1).indices
+    assert torch.allclose(logits.gather(1, top), exact.gather(1, top), atol=1e-5)
+    rest = torch.ones_like(logits, dtype=torch.bool).scatter_(1, top, False)
+    assert torch.equal(logits[rest], estimate[rest])
+    error = (estimate - exact).abs().max()
+    assert 0 < error < 0.05 * exact.abs().max()  # int8 estimates: close, not exact
+    assert torch.equal(logits.argmax(-1), exact.argmax(-1))
+
+    gen = Generator(model, tok, int8_head=True)
+    msgs = [[{"role": "user", "content": q}] for q in ("What helps a mild cold?", "My knee hurts after running.")]
+    sampled = GenerationConfig(temperature=0.7, max_new_tokens=4, seed=0)
+    gen.generate_batch(msgs, sampled)
+    assert gen._int8 is None  # sampling needs every logit exact
+    greedy = GenerationConfig(temperature=0.0, max_new_tokens=10, repetition_penalty=1.0)
+    assert [r["text"] for r in gen.generate_batch(msgs, greedy)] == [plain_greedy(gen, m, 10) for m in msgs]
+    packed = gen._int8
+    assert packed is not None
+    gen.generate_batch(msgs[:1], greedy)
+    assert gen._int8 is packed
+    with gen.use(None):  # scoring: row-major fp32, not int8
+        assert torch.allclose(head(x[None]), exact[None], atol=1e-5)
+    with torch.no_grad():
+        head.weight.mul_(1.5)
+    gen.generate_batch(msgs[:1], greedy)
+    assert gen._int8 is not packed
 
 
 def test_shared_system_prompt_is_prefilled_once_and_answers_do_not_change(tiny_model):
