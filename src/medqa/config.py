@@ -190,7 +190,10 @@ class TrainConfig(StrictModel):
     eval_rows: int | None = Field(64, gt=0, description="validation rows used for the periodic loss")
     save_every: int = Field(100, gt=0)
     keep_checkpoints: int = Field(2, gt=0)
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | Literal["selective"] = Field(
+        "selective", description="recompute activations in backward: 'selective' keeps matmul and attention outputs "
+                                 "(about 15% less memory, ~3% slower), true recomputes whole layers (about 30% less, "
+                                 "~10% slower), false keeps everything (see medqa.training.checkpointing)")
     distributed: Literal["auto", "ddp", "fsdp"] = Field(
         "auto", description="with several processes: ddp copies the base to each, fsdp shards it (auto: what the "
                             "accelerate config asks for; FSDP and DeepSpeed ZeRO-3 configs mean fsdp)")

@@ -29,6 +29,7 @@ from medqa.modeling.loading import base_fingerprint, load_base
 from medqa.runs import RunLock, save_resolved_config, write_json
 from medqa.training import checkpoints
 from medqa.training.batching import batch_plan
+from medqa.training.checkpointing import enable_checkpointing
 from medqa.training.distributed import DistContext, init_distributed, shutdown_distributed
 from medqa.training.loggers import MetricLoggers
 from medqa.training.loop import LoopState, adapter_state, run_loop
@@ -90,11 +91,8 @@ def prepare_model(model: Any, cfg: MedqaConfig) -> Any:
     if cfg.model.quantization == "nf4":
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.train.gradient_checkpointing)
-    elif cfg.train.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
-    return attach_lora(model, cfg.lora)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return attach_lora(enable_checkpointing(model, cfg.train.gradient_checkpointing), cfg.lora)
 
 
 class StopRequest:
