@@ -32,9 +32,10 @@ def answer_loss_sum(model: Any, input_ids: torch.Tensor, attention_mask: torch.T
     if n == 0:
         return input_ids.new_zeros((), dtype=torch.float32), 0
     if decoder is None:  # architectures without get_decoder: fall back to full logits
-        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1][keep]
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1][keep]
         return F.cross_entropy(logits.float(), target[keep], reduction="sum"), n
-    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
+    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                     use_cache=False).last_hidden_state  # a loss needs no KV cache
     hidden = hidden[:, :-1][keep]
     tgt = target[keep]
     softcap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
