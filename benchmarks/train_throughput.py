@@ -1,13 +1,14 @@
 """Training throughput: medqa's training path with its defaults against TRL's SFTTrainer as a typical user
 writes it (peft LoRA config, default settings, batch 4), same rows, seed and steps, on this machine.
 
-    python benchmarks/train_throughput.py [--steps 4]
+    python benchmarks/train_throughput.py [--steps 4] [--repeats 1]
 
 Each side runs in its own child process (so peak RSS is its own); both train the embedded Gemma 3 270M with
 LoRA r=16 on all linear layers on rows from ../shared/data/genmedgpt-5k when present (else the embedded set),
 then score the same held-out rows with the same answer-only loss. Useful FLOPs are counted the same way for
 both sides: 4·N per token for the frozen decoder (forward + input gradients) and 4·V·H per trained token for
-the LM head. Last line: `train ratio=R rss_ratio=M val_loss medqa=X baseline=Y`.
+the LM head. With --repeats N the two sides alternate N times and the medians are reported (this VM's speed
+drifts between runs). Last line: `train ratio=R rss_ratio=M val_loss medqa=X baseline=Y`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,6 +163,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=4, help="measured steps (one more runs first as warm-up)")
     ap.add_argument("--val-rows", type=int, default=24)
+    ap.add_argument("--repeats", type=int, default=1, help="alternate the sides this many times; report medians")
     ap.add_argument("--child", choices=["medqa", "trl"])
     ap.add_argument("--work")
     ap.add_argument("--baseline-bf16", choices=["auto", "on", "off"], default="auto",
@@ -179,25 +182,30 @@ def main() -> None:
               f"{ceiling['fp32'] / ceiling['bf16']:.0f}x below fp32, so TRL's literal defaults would be about that "
               "much slower; the fp32 baseline is the stronger one (pass --baseline-bf16 on to run the default)",
               flush=True)
-    results = {}
-    for side in ("trl", "medqa"):
-        print(f"running {side} ...", flush=True)
-        subprocess.run([sys.executable, __file__, "--child", side, "--work", str(work), "--steps", str(args.steps),
-                        "--baseline-bf16", "on" if bf16 else "off"],
-                       check=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
-        results[side] = json.loads((work / f"{side}.json").read_text())
+    results: dict[str, list[dict]] = {"trl": [], "medqa": []}
+    for rep in range(args.repeats):
+        for side in results:
+            print(f"running {side} ({rep + 1}/{args.repeats}) ...", flush=True)
+            subprocess.run([sys.executable, __file__, "--child", side, "--work", str(work), "--steps", str(args.steps),
+                            "--baseline-bf16", "on" if bf16 else "off"],
+                           check=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+            results[side].append(json.loads((work / f"{side}.json").read_text()))
     report = {}
-    for side, r in results.items():
-        loss, tokens, trained, info = val_loss_and_tokens(work, r["adapter"], args.steps + 1)
-        measured = r["step_ends"][-1] - r["step_ends"][0]  # after the warm-up step
+    for side, runs in results.items():
+        # every repeat trains the same rows with the same seed: the last adapter stands for all
+        loss, tokens, trained, info = val_loss_and_tokens(work, runs[-1]["adapter"], args.steps + 1)
         frac = args.steps / (args.steps + 1)
+        times = [r["step_ends"][-1] - r["step_ends"][0] for r in runs]  # after the warm-up step
+        measured, rss = statistics.median(times), statistics.median(r["peak_rss_gb"] for r in runs)
         tps = tokens * frac / measured
         flops = useful_flops(info, int(tokens * frac), int(trained * frac)) / measured / 1e9
-        report[side] = {"tokens_per_s": tps, "s_per_step": measured / args.steps, "peak_rss_gb": r["peak_rss_gb"],
+        report[side] = {"tokens_per_s": tps, "s_per_step": measured / args.steps, "peak_rss_gb": rss,
                         "val_loss": loss, "gflops": flops}
-        print(f"{side:>6}: {tps:7.1f} tokens/s  {measured / args.steps:6.2f} s/step  peak RSS {r['peak_rss_gb']:.2f} GB"
+        each = ", ".join(f"{tokens * frac / t:.1f}" for t in times)
+        print(f"{side:>6}: {tps:7.1f} tokens/s  {measured / args.steps:6.2f} s/step  peak RSS {rss:.2f} GB"
               f"  val loss {loss:.4f}  useful {flops:.1f} GFLOP/s ({flops / ceiling['fp32']:.0%} of the fp32, "
-              f"{flops / max(ceiling['bf16'], 1e-9):.0%} of the bf16 ceiling)", flush=True)
+              f"{flops / max(ceiling['bf16'], 1e-9):.0%} of the bf16 ceiling)"
+              + (f"  [median of {len(times)}: {each} tokens/s]" if len(times) > 1 else ""), flush=True)
     m, b = report["medqa"], report["trl"]
     print(f"train ratio={m['tokens_per_s'] / b['tokens_per_s']:.2f} rss_ratio={m['peak_rss_gb'] / b['peak_rss_gb']:.2f} "
           f"val_loss medqa={m['val_loss']:.4f} baseline={b['val_loss']:.4f}")

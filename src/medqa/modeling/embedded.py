@@ -19,6 +19,7 @@ EMBEDDED_NAME = "gemma-3-270m"
 EMBEDDED_UPSTREAM_ID = "google/gemma-3-270m"  # what the weights are; adapters name it as their base
 _MARKER = "medqa-cache.json"
 _CACHE_VERSION = 1
+CACHE_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def medqa_home() -> Path:
@@ -62,9 +63,6 @@ def ensure_embedded(progress: bool = True, dtype: str = "float32") -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-CACHE_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def _convert_dtype(source: Path, out: Path, dtype: str) -> None:
