@@ -99,6 +99,26 @@ def prepared_small(tmp_path_factory, tokenizer) -> Path:
     return out
 
 
+def nonzero_lora_b(model, std: float) -> None:
+    """peft starts LoRA B at zero; random values make every LoRA matrix get a gradient and change the answers."""
+    import torch
+
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=std)
+
+
+def fever_batch(tok) -> dict:
+    """Three short Q/A rows of different lengths, encoded and collated (padding included)."""
+    from medqa.data.formatting import encode_example
+    from medqa.data.schema import Example
+    from medqa.modeling.loss import collate
+
+    rows = [encode_example(tok, Example(question=f"Is {i} a fever?", answer="Rest and drink. " * (i + 2)), None, 256)
+            for i in range(3)]
+    return collate(rows, tok.pad_token_id)
+
+
 def tiny_cfg(tiny_model: Path, out: Path, *extra: str):
     from medqa.config import build_config
 

@@ -51,11 +51,11 @@ class Generator:
         """Generate with `adapter` (or the plain base) inside this block; hold `self.lock` around it.
 
         `greedy` decoding may use the int8 head; scoring (losses, option likelihoods) must leave it False."""
-        with self._adapter(adapter), decoding_head(self.model, self._int8_head() if greedy else None):
+        head = decoder_and_head(self.model)[1]
+        with self._adapter(adapter), decoding_head(head, self._int8_head(head) if greedy else None):
             yield
 
-    def _int8_head(self) -> Int8Head | None:
-        head = self.model.get_output_embeddings() if hasattr(self.model, "get_output_embeddings") else None
+    def _int8_head(self, head: Any) -> Int8Head | None:
         if not self.int8_head or not int8_supported(head):
             return None
         if self._int8 is None or self._int8.version != (head.weight.data_ptr(), head.weight._version):

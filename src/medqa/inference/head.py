@@ -61,9 +61,8 @@ def _plain_cpu_head(head: Any) -> bool:
 
 
 @contextlib.contextmanager
-def decoding_head(model: Any, int8: Int8Head | None = None) -> Iterator[None]:
-    """Inside this block, the model's CPU head scores up to SKINNY_ROWS rows row-major, or through `int8`."""
-    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+def decoding_head(head: Any, int8: Int8Head | None = None) -> Iterator[None]:
+    """Inside this block, a CPU LM head scores up to SKINNY_ROWS rows row-major, or through `int8`."""
     if not _plain_cpu_head(head) or "forward" in vars(head):  # another block already swapped it
         yield
         return

@@ -26,10 +26,10 @@ def resolve_base(spec: str, dtype: Any = None) -> ResolvedBase:
     """Where `spec` loads from; for the embedded model, the cache in `dtype` (a torch dtype) when it is half
     precision, so it loads without an fp32 copy."""
     if spec == EMBEDDED:
-        from medqa.modeling.embedded import EMBEDDED_UPSTREAM_ID, ensure_embedded
+        from medqa.modeling.embedded import CACHE_DTYPES, EMBEDDED_UPSTREAM_ID, ensure_embedded
 
-        name = str(dtype).removeprefix("torch.") if dtype is not None else "float32"
-        path = ensure_embedded(dtype=name if name in ("bfloat16", "float16") else "float32")
+        name = str(dtype).removeprefix("torch.")
+        path = ensure_embedded(dtype=name if name in CACHE_DTYPES else "float32")
         return ResolvedBase(spec, str(path), name=EMBEDDED_UPSTREAM_ID)
     p = Path(spec).expanduser()
     if p.suffix.lower() == ".gguf":

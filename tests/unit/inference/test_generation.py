@@ -1,3 +1,5 @@
+from conftest import nonzero_lora_b
+
 from medqa.config import GenerationConfig, ModelConfig
 from medqa.inference.generator import Generator
 from medqa.inference.session import ChatSession, policy_stream
@@ -61,9 +63,7 @@ def test_one_adapter_generates_merged_and_the_base_stays_untouched(tiny_model):
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     peft = attach_lora(model, LoraConfig())
     torch.manual_seed(1)
-    for name, p in peft.named_parameters():
-        if "lora_B" in name:
-            torch.nn.init.normal_(p, std=0.5)  # a trained-looking adapter that changes the answers
+    nonzero_lora_b(peft, std=0.5)  # a trained-looking adapter
     peft.eval()
     plain, merged = Generator(peft, tok), Generator(peft, tok, merge=True)
     assert merged.merged and not plain.merged

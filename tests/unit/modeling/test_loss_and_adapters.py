@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import tiny_cfg
+from conftest import fever_batch, nonzero_lora_b, tiny_cfg
 
 from medqa.config import ModelConfig
 from medqa.data.formatting import encode_example
@@ -34,13 +34,9 @@ def test_frozen_head_path_gives_transformers_loss_and_lora_gradients(tiny_model,
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     model.config.final_logit_softcapping = softcap
     peft = attach_lora(model, LoraConfig(dropout=0.0))
-    for name, p in peft.named_parameters():
-        if "lora_B" in name:
-            torch.nn.init.normal_(p, std=0.1)  # non-zero, so lora_A gets a gradient too
+    nonzero_lora_b(peft, std=0.1)  # so lora_A gets a gradient too
     assert _frozen_plain_linear(peft.get_output_embeddings())  # the path under test
-    rows = [encode_example(tok, Example(question=f"Is {i} a fever?", answer="Rest and drink. " * (i + 2)), None, 256)
-            for i in range(3)]
-    batch = collate(rows, tok.pad_token_id)
+    batch = fever_batch(tok)
     total, n = answer_loss_sum(peft, **batch)
     (total / n).backward()
     ours = {k: p.grad.clone() for k, p in peft.named_parameters() if p.requires_grad}

@@ -2,13 +2,11 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import tiny_cfg
+from conftest import fever_batch, nonzero_lora_b, tiny_cfg
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from medqa.data.formatting import encode_example
-from medqa.data.schema import Example
 from medqa.modeling.loading import load_base
-from medqa.modeling.loss import answer_loss_sum, collate
+from medqa.modeling.loss import answer_loss_sum
 from medqa.training.trainer import prepare_model
 
 
@@ -32,13 +30,9 @@ def test_checkpointing_recomputes_what_it_says_and_keeps_the_gradients(tiny_mode
         model, tok, _ = load_base(cfg.model)
         torch.manual_seed(0)
         peft = prepare_model(model, cfg)
-        for name, p in peft.named_parameters():
-            if "lora_B" in name:
-                torch.nn.init.normal_(p, std=0.1)  # non-zero, so every LoRA matrix gets a gradient
+        nonzero_lora_b(peft, std=0.1)
         peft.train()
-        rows = [encode_example(tok, Example(question=f"Is {i} a fever?", answer="Rest and drink. " * (i + 2)),
-                               None, 256) for i in range(3)]
-        batch = collate(rows, tok.pad_token_id)
+        batch = fever_batch(tok)
         with OpCounter() as forward, torch.no_grad():
             peft.get_base_model().get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         total, n = answer_loss_sum(peft, **batch)
