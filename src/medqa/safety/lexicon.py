@@ -11,10 +11,12 @@ from .lexicon_allergy import ALLERGY_BLEEDING_TERMS
 from .lexicon_cardio import CARDIO_TERMS
 from .lexicon_crisis import CRISIS_TERMS
 from .lexicon_family import FAMILY_TERMS
+from .lexicon_systems import SYSTEMS_TERMS
 from .terms import Term
 
 ALL_TERMS: tuple[Term, ...] = (CARDIO_TERMS + ALLERGY_BLEEDING_TERMS
-                               + CRISIS_TERMS + FAMILY_TERMS + ACUTE)
+                               + CRISIS_TERMS + FAMILY_TERMS + ACUTE
+                               + SYSTEMS_TERMS)
 
 
 def _check_unique() -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from .taxonomy import CATEGORY_IDS
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -30,13 +32,9 @@ def _single(category: str, *names: str) -> tuple[Rule, ...]:
     return tuple(Rule(f"{category}.{n}", category, ((n,),)) for n in names)
 
 
-# Order of precedence when several categories fire: the most specific,
-# most time-critical pathway leads the message.
-CATEGORY_PRIORITY: tuple[str, ...] = (
-    "anaphylaxis", "poisoning", "self_harm", "infant", "pregnancy", "seizure",
-    "unconscious", "stroke", "cardiac", "breathing", "bleeding",
-    "head_injury", "trauma", "sepsis", "severe_pain",
-)
+# Order of precedence when several categories fire: the taxonomy lists the
+# most specific, most time-critical pathway first, and its message leads.
+CATEGORY_PRIORITY: tuple[str, ...] = CATEGORY_IDS
 
 _YOUNG = ("young_infant_age", "newborn")
 _FEVER = ("fever", "fever_value")
@@ -59,8 +57,9 @@ RULES: tuple[Rule, ...] = (
         ("sudden_neuro",), ("confusion",)), min_groups=2),
     Rule("stroke.two_weak_limbs", "stroke", (("limb_weak",),), min_findings=2),
     # breathing
-    *_single("breathing", "breathing_severe", "blue_lips", "choking"),
-    Rule("breathing.obstruction", "breathing", (("gagging", "choking"), (
+    *_single("breathing", "breathing_severe", "blue_lips"),
+    *_single("airway", "choking"),
+    Rule("airway.obstruction", "airway", (("gagging", "choking"), (
         "silent_airway", "blue_lips", "breathing_severe"))),
     Rule("breathing.breathless_at_rest", "breathing", (
         ("breathless", "wheeze", "noisy_breathing", "asthma_copd"), (
@@ -86,7 +85,7 @@ RULES: tuple[Rule, ...] = (
         "faint", "pale_grey"))),
     # mental-health crisis
     *_single("self_harm", "suicidal_ideation", "self_harm_act",
-             "harm_others", "lethality_question", "suicide_word"),
+             "lethality_question", "suicide_word"),
     # poisoning / overdose
     *_single("poisoning", "overdose_amount", "overdose_count",
              "overdose_word", "chemical_ingest", "poisoned_named"),
@@ -98,7 +97,7 @@ RULES: tuple[Rule, ...] = (
                                                      "med_ingest"), (
         "loss_of_consciousness", "unresponsive", "drowsy", "confusion",
         "collapsed", "nausea"))),
-    Rule("poisoning.gas", "poisoning", (("gas_exposure",), (
+    Rule("carbon_monoxide.gas", "carbon_monoxide", (("gas_exposure",), (
         "alarm_or_symptoms", "nausea", "faint", "confusion", "headache"))),
     # infants and children
     Rule("infant.young_fever", "infant", (_YOUNG, _FEVER)),
@@ -107,7 +106,7 @@ RULES: tuple[Rule, ...] = (
     Rule("infant.floppy_unresponsive", "infant", (_CHILD, (
         "floppy", "unresponsive"))),
     Rule("infant.blue", "infant", (_CHILD, ("blue_lips",))),
-    Rule("infant.choking", "infant", (_CHILD, ("choking",))),
+    Rule("airway.child_choking", "airway", (_CHILD, ("choking",))),
     Rule("infant.obstruction", "infant", (_CHILD, ("gagging",), (
         "silent_airway", "blue_lips", "breathing_severe"))),
     Rule("infant.dehydration", "infant", (_CHILD, ("no_urine",))),
@@ -135,10 +134,11 @@ RULES: tuple[Rule, ...] = (
     # sepsis / meningitis
     Rule("sepsis.infection_confusion", "sepsis", (
         ("infection",) + _FEVER, ("confusion",))),
-    Rule("sepsis.meningism", "sepsis", (
+    Rule("meningitis.meningism", "meningitis", (
         _FEVER + ("photophobia", "nonblanching_rash"), ("stiff_neck",))),
-    Rule("sepsis.fever_photophobia", "sepsis", (_FEVER, ("photophobia",))),
-    *_single("sepsis", "nonblanching_rash", "mottled", "named_sepsis"),
+    Rule("meningitis.fever_photophobia", "meningitis", (_FEVER, ("photophobia",))),
+    *_single("meningitis", "nonblanching_rash"),
+    *_single("sepsis", "mottled", "named_sepsis"),
     Rule("sepsis.blotchy_skin", "sepsis", (("skin_blotchy",), (
         "infection", "doom", "no_urine", "confusion") + _FEVER)),
     Rule("sepsis.infection_plus", "sepsis", (("infection",) + _FEVER, (
@@ -157,13 +157,92 @@ RULES: tuple[Rule, ...] = (
     *_single("seizure", "seizure"),
     *_single("unconscious", "unresponsive", "not_breathing", "collapsed"),
     # severe pain
-    *_single("severe_pain", "thunderclap", "rigid_abdomen", "unbearable_pain"),
-    Rule("severe_pain.testicular", "severe_pain", (("testicular",), (
+    *_single("thunderclap_headache", "thunderclap"),
+    *_single("acute_abdomen", "rigid_abdomen"),
+    *_single("severe_pain", "unbearable_pain"),
+    Rule("urological.testicular", "urological", (("testicular",), (
         "acute_marker", "swelling_any", "nausea"))),
-    Rule("severe_pain.abdominal_plus", "severe_pain", (("severe_abdo",), (
+    Rule("acute_abdomen.severe_plus", "acute_abdomen", (("severe_abdo",), (
         "nausea", "unable_to_move", "rigid_abdomen") + _FEVER)),
-    Rule("severe_pain.cold_limb", "severe_pain", (
+    # taxonomy categories with their own pathways (lexicon_systems.py)
+    *_single("mental_health_crisis", "harm_others", "commanding_voices", "weapon_threat"),
+    Rule("mental_health_crisis.psychosis_risk", "mental_health_crisis", (("psychosis",), (
+        "harm_others", "suicidal_ideation", "confusion", "not_feeding", "collapsed"))),
+    Rule("heat_stroke.exposure", "heat_stroke", (("heat_exposure", "no_sweat"), (
+        "confusion", "collapsed", "unresponsive", "seizure", "loss_of_consciousness", "drowsy",
+        "no_sweat", "speech_problem"))),
+    Rule("hypothermia.exposure", "hypothermia", (("cold_exposure", "stopped_shivering"), (
+        "confusion", "drowsy", "stopped_shivering", "speech_problem", "unresponsive", "collapsed",
+        "frostbite_severe", "loss_of_consciousness"))),
+    Rule("carbon_monoxide.source", "carbon_monoxide", (("co_source", "co_alarm", "several_ill"), (
+        "headache", "nausea", "faint", "confusion", "drowsy", "collapsed", "unresponsive")),
+        min_findings=2),
+    Rule("smoke_inhalation.fire", "smoke_inhalation", (("fire_smoke", "soot"), (
+        "cough", "voice_change", "breathless", "breathing_severe", "wheeze", "soot", "confusion",
+        "drowsy", "headache", "noisy_breathing")), min_findings=2),
+    Rule("drowning.water", "drowning", (("water_incident",), (
+        "cough", "breathless", "breathing_severe", "drowsy", "confusion", "nausea", "unresponsive",
+        "blue_lips", "not_breathing", "loss_of_consciousness", "wheeze", "persistent"))),
+    *_single("electric_shock", "high_voltage"),
+    Rule("electric_shock.symptoms", "electric_shock", (("electric_shock",), (
+        "burn", "palpitations", "confusion", "loss_of_consciousness", "collapsed", "chest_pain",
+        "breathless", "limb_weak", "unresponsive", "seizure", "faint"))),
+    *_single("envenomation", "snake_bite"),
+    Rule("envenomation.sting", "envenomation", (("venomous_sting",), (
+        "pain_any", "swelling_any", "breathless", "faint", "nausea", "sweating", "confusion",
+        "breathing_severe", "seizure"))),
+    Rule("burns.serious", "burns", (("burn",), ("burn_serious", "electric_shock", "voice_change",
+                                              "soot", "fire_smoke"))),
+    Rule("burns.child", "burns", (("burn",), _CHILD, ("swelling_any", "pain_any", "bleeding_any")),
+         min_groups=3),
+    *_single("swallowed_object", "swallow_hazard"),
+    *_single("trauma", "penetrating_injury", "limb_severed"),
+    *_single("eye", "eye_chemical", "eye_penetrating", "eye_curtain"),
+    Rule("eye.glaucoma", "eye", (("eye_pain", "red_eye"), ("halos", "nausea", "headache"))),
+    *_single("urological", "priapism"),
+    Rule("urological.retention", "urological", (("urinary_retention",), (
+        "pain_any", "swelling_any", "persistent", "acute_marker"))),
+    *_single("cauda_equina", "saddle_numb"),
+    Rule("cauda_equina.back_plus", "cauda_equina", (("back_pain", "spine_pain"), (
+        "bladder_loss", "urinary_retention", "both_legs"))),
+    Rule("aortic.tearing", "aortic", (("tearing",), ("chest_pain", "back_pain", "severe_abdo",
+                                                      "shoulder_blades", "pain_any"))),
+    Rule("aortic.aneurysm", "aortic", (("aneurysm",), ("pain_any", "faint", "collapsed",
+                                                       "acute_marker"))),
+    Rule("pulmonary_embolism.breathless_plus", "pulmonary_embolism", (
+        ("breathless", "pleuritic", "blood_vomit_cough"), ("calf_swelling", "clot_risk"))),
+    Rule("pulmonary_embolism.pleuritic_breathless", "pulmonary_embolism", (
+        ("pleuritic",), ("breathless", "blood_vomit_cough", "faint"))),
+    Rule("limb_ischaemia.numb_cold", "limb_ischaemia", (("limb_cold",), ("limb_weak", "pain_any",
+                                                                          "acute_marker"))),
+    Rule("acute_abdomen.obstruction", "acute_abdomen", (("green_vomit", "nausea"), (
+        "no_stool_wind", "distended"))),
+    *_single("acute_abdomen", "green_vomit"),
+    Rule("neutropenic_sepsis.fever", "neutropenic_sepsis", (("chemo",), _FEVER + (
+        "infection", "confusion", "faint"))),
+    Rule("hypoglycaemia.symptoms", "hypoglycaemia", (("low_sugar", "diabetes_context"), (
+        "confusion", "drowsy", "unresponsive", "seizure", "collapsed", "speech_problem",
+        "loss_of_consciousness"))),
+    Rule("diabetic_ketoacidosis.symptoms", "diabetic_ketoacidosis", (
+        ("high_sugar", "diabetes_context", "thirst_wee"), ("nausea", "drowsy", "confusion",
+                                                          "fruity_breath", "deep_breathing",
+                                                          "breathing_fast"))),
+    Rule("adrenal_crisis.symptoms", "adrenal_crisis", (("steroid_dependent",), (
+        "nausea", "collapsed", "faint", "confusion", "drowsy", "very_weak", "unresponsive"))),
+    Rule("ectopic.early_pain", "ectopic", (("early_pregnancy",), (
+        "one_sided_pain", "shoulder_tip", "faint", "severe_abdo", "collapsed"))),
+    Rule("postpartum.after_birth", "postpartum", (("postpartum_context",), (
+        "bleeding_severe", "clots_soaking", "foul_discharge", "psychosis", "harm_baby",
+        "confusion", "breathless", "chest_pain", "seizure", "collapsed", "thunderclap",
+        "vision_change"))),
+    Rule("postpartum.fever", "postpartum", (("postpartum_context",), _FEVER, (
+        "foul_discharge", "pain_any", "infection")), min_groups=3),
+    *_single("postpartum", "harm_baby"),
+    Rule("poisoning.alcohol", "poisoning", (("alcohol_heavy",), (
+        "unresponsive", "drowsy", "nausea", "confusion", "seizure", "breathing_severe",
+        "loss_of_consciousness", "blue_lips"))),
+    Rule("limb_ischaemia.cold_limb", "limb_ischaemia", (
         ("limb_cold",), ("acute_marker",), ("pain_any",))),
-    Rule("severe_pain.eye", "severe_pain", (("eye_pain",), (
+    Rule("eye.painful", "eye", (("eye_pain",), (
         "vision_change", "acute_marker", "nausea"))),
 )

@@ -21,20 +21,23 @@ judged per clause, so it never hides a current emergency reported in
 another clause; suicidal-ideation phrasings ignore question framing
 entirely, erring on the side of escalation.
 
-Known limits: rules only know the phrasings they encode. An
-embedding-similarity backstop (nearest labelled emergency examples) could
-be added elsewhere in ``medqa.safety`` to catch unseen phrasings; it is
-kept out of this module so triage stays import-light and deterministic.
+Second signal: rules only know the phrasings they encode, so ``triage``
+also takes an optional ``SemanticSignal`` (``semantic.py``: nearest
+emergency and routine exemplars of each sentence, embedder passed in by
+the caller). Either signal is enough to escalate - recall comes first - and
+the result says which fired (``signals``) and why (``matched``, ``evidence``,
+``semantic``). Without it, the rules work alone and nothing heavy loads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from .findings import ACTIVE, USABLE, Finding, extract_findings
 from .messages import CRISIS_LINES, URGENT_MESSAGES
 from .rules import CATEGORY_PRIORITY, RULES, Rule
+from .semantic import SemanticMatch, SemanticSignal, message_parts
 
 _CONTEXT_TURNS = 3
 
@@ -49,6 +52,8 @@ class TriageResult:
     matched: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     evidence: tuple[str, ...] = field(default=())
+    signals: tuple[str, ...] = ()  # "rules" and/or "semantic": which signals found an emergency
+    semantic: SemanticMatch | None = None  # the semantic signal's match, when it found one
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable view of the result."""
@@ -59,6 +64,8 @@ class TriageResult:
             "matched": list(self.matched),
             "categories": list(self.categories),
             "evidence": list(self.evidence),
+            "signals": list(self.signals),
+            "semantic": self.semantic.to_dict() if self.semantic else None,
         }
 
 
@@ -110,12 +117,28 @@ def _decide(findings: Sequence[Finding], latest: int | None = None) -> TriageRes
         matched=tuple(r.name for r in fired),
         categories=categories,
         evidence=tuple(evidence),
+        signals=("rules",),
     )
 
 
-def triage(text: str) -> TriageResult:
-    """Triage one patient message for red-flag (emergency) features."""
-    return _decide(extract_findings(text or ""))
+def _combine(rules: TriageResult, match: SemanticMatch | None) -> TriageResult:
+    """Either signal escalates; the rules' category leads when both fire (it names its evidence)."""
+    if match is None:
+        return rules
+    if rules.urgent:
+        return replace(rules, signals=("rules", "semantic"), semantic=match)
+    return TriageResult(True, match.category, _compose_message((match.category,)),
+                        matched=(f"semantic.{match.category}",), categories=(match.category,),
+                        evidence=(match.part,), signals=("semantic",), semantic=match)
+
+
+def triage(text: str, semantic: SemanticSignal | None = None) -> TriageResult:
+    """Triage one patient message for red-flag (emergency) features.
+
+    With ``semantic``, the exemplar signal runs beside the rules and either can escalate.
+    """
+    rules = _decide(extract_findings(text or ""))
+    return _combine(rules, semantic.check(text or "") if semantic else None)
 
 
 def _user_turns(messages: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -123,23 +146,31 @@ def _user_turns(messages: Iterable[Mapping[str, Any]]) -> list[str]:
             if str(m.get("role", "user")).lower() == "user"]
 
 
-def triage_conversation(messages: list[dict]) -> TriageResult:
+def _new_parts(window: Sequence[str]) -> list[str]:
+    """Semantic parts of the joined turns that involve the latest turn (not earlier turns alone)."""
+    earlier = set(message_parts("\n".join(window[:-1])))
+    return [p for p in message_parts("\n".join(window)) if p not in earlier]
+
+
+def triage_conversation(messages: list[dict], semantic: SemanticSignal | None = None) -> TriageResult:
     """Triage the latest user turn, using earlier user turns as context.
 
     The latest turn is judged on its own first. If it is not urgent alone,
     up to three earlier user turns are added as context (e.g. "my baby is
     5 weeks old" then "now she feels burning hot"); a rule then fires only
     if at least one currently reported finding comes from the latest turn,
-    so an old emergency is not re-announced on every later question.
+    and the semantic signal only looks at parts that include the latest
+    turn, so an old emergency is not re-announced on every later question.
     """
     turns = _user_turns(messages)
     if not turns:
         return NOT_URGENT
-    latest = triage(turns[-1])
+    latest = triage(turns[-1], semantic)
     if latest.urgent or len(turns) == 1:
         return latest
     window = turns[-(_CONTEXT_TURNS + 1):]
     findings: list[Finding] = []
     for index, turn in enumerate(window):
         findings.extend(extract_findings(turn, source=index))
-    return _decide(findings, latest=len(window) - 1)
+    rules = _decide(findings, latest=len(window) - 1)
+    return _combine(rules, semantic.best(_new_parts(window)) if semantic else None)

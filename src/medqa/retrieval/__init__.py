@@ -1,0 +1,1 @@
+"""medqa.retrieval: sentence embeddings and brute-force dense search, offline."""

@@ -1,0 +1,139 @@
+"""The semantic second signal: nearest emergency and routine exemplars of each part of a message.
+
+Why: rules only know the phrasings they encode. Each sentence (and each pair of adjacent sentences, since
+an emergency is often told across two) is compared with a curated bank of emergency and near-miss routine
+exemplars (``exemplars.jsonl``, every taxonomy category covered). A part is urgent when its best emergency
+exemplar is similar enough (``min_score``) and beats the best routine one by ``margin``: the routine near
+misses ("my chest aches a bit when I cough") are what keep mild versions of a complaint from firing.
+
+Context is handled before embedding, with the rules' own detectors: negated, past and merely-asked-about
+clauses are removed from a part, because sentence embeddings barely see "no" or "years ago".
+
+This module stays pure Python: the embedding and the similarity search live behind ``ExemplarScorer``,
+which the caller passes in (``medqa.retrieval.exemplars.load_semantic_signal`` builds the default one on
+all-MiniLM-L6-v2). How the two signals combine is in ``triage.py``: either one is enough (recall first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+from .context import is_historical, is_hypothetical, message_has_purpose_frame
+from .normalize import Sentence, normalize, split_sentences
+from .taxonomy import CATEGORY_IDS
+
+EXEMPLARS_FILE = Path(__file__).with_name("exemplars.jsonl")
+EMERGENCY, ROUTINE = "emergency", "routine"
+MAX_PART_WORDS = 60  # a longer part dilutes its one urgent clause; sentences alone still count
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    text: str
+    label: str  # "emergency" or "routine"
+    category: str  # a taxonomy id, or "general" for the routine pool
+
+
+@dataclass(frozen=True)
+class SemanticMatch:
+    """Why the semantic signal fired: the part of the message and its nearest exemplars."""
+
+    part: str
+    category: str
+    exemplar: str
+    score: float
+    routine_exemplar: str
+    routine_score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"part": self.part, "category": self.category, "exemplar": self.exemplar,
+                "score": round(self.score, 4), "routine_exemplar": self.routine_exemplar,
+                "routine_score": round(self.routine_score, 4)}
+
+
+class ExemplarScorer(Protocol):
+    """Similarity of texts to every exemplar: one row of floats (same order as the bank) per text."""
+
+    def __call__(self, texts: Sequence[str]) -> Sequence[Sequence[float]]: ...
+
+
+def load_exemplars(path: Path = EXEMPLARS_FILE) -> tuple[Exemplar, ...]:
+    """The exemplar bank; every label and category is checked against the taxonomy."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    bank = tuple(Exemplar(r["text"], r["label"], r["category"]) for r in rows)
+    bad = [e.text for e in bank if e.label not in (EMERGENCY, ROUTINE)
+           or e.category not in (*CATEGORY_IDS, "general") or (e.label == EMERGENCY and e.category == "general")]
+    if bad:
+        raise ValueError(f"{path.name}: {len(bad)} exemplars with an unknown label or category, e.g. {bad[0]!r}")
+    return bank
+
+
+# A clause that reports an absence ("no fever", "he did not lose consciousness"). Narrower than the rules'
+# negation scope on purpose: "she is not responding" and "he does not wake" are symptoms, not absences.
+_ABSENT = re.compile(
+    r"^(?:(?:and|but|also|just|with|so|though|plus) )?(?:no|without|never|none|neither|nor|denies|denied|"
+    r"negative for|free of|not any|(?:there|it) (?:is|was|were|are|has been) no"
+    r"|(?:i|he|she|they|we|it|baby|the baby|my \w+) (?:have|has|had|got|ve got) no"
+    r"|(?:i|he|she|they|we|it|baby|the baby|my \w+) (?:do|does|did|have|has|had|is|are|was|were|am|has been|"
+    r"have been) not (?:have|had|got|get|any|feel|felt|notice|noticed|see|seen|complain\w*|vomit\w*|"
+    r"throw\w*|lose|lost|pass\w*|hit|bang\w*|having|experiencing|getting|running|feeling|showing))\b")
+
+
+def _current_text(sentence: Sentence, purpose: bool) -> str:
+    """The sentence without its negated, past or merely-asked-about clauses."""
+    kept = [c.text.strip() for c in sentence.clauses
+            if not (is_historical(c.text) or is_hypothetical(c.text, purpose) or _ABSENT.match(c.text.strip()))]
+    return " ".join(t for t in kept if t)
+
+
+def message_parts(text: str) -> list[str]:
+    """The pieces of a message to compare: current sentences and adjacent pairs of them."""
+    norm = normalize(text)
+    purpose = message_has_purpose_frame(norm)
+    sentences = [s for s in (_current_text(x, purpose) for x in split_sentences(norm)) if s]
+    parts = list(sentences)
+    parts += [f"{a} {b}" for a, b in zip(sentences, sentences[1:])
+              if len(f"{a} {b}".split()) <= MAX_PART_WORDS]
+    return list(dict.fromkeys(parts))
+
+
+class SemanticSignal:
+    """Decides from exemplar similarities whether any part of a message reads as an emergency."""
+
+    def __init__(self, scorer: ExemplarScorer, exemplars: Sequence[Exemplar],
+                 min_score: float = 0.6, margin: float = 0.03) -> None:
+        self.scorer = scorer
+        self.exemplars = tuple(exemplars)
+        self.min_score = min_score
+        self.margin = margin
+
+    def best(self, parts: Sequence[str]) -> SemanticMatch | None:
+        """The strongest urgent part, or None when no part passes both thresholds."""
+        if not parts:
+            return None
+        found: SemanticMatch | None = None
+        for part, row in zip(parts, self.scorer(parts)):
+            match = self._judge(part, row)
+            if match and (found is None or match.score > found.score):
+                found = match
+        return found
+
+    def _judge(self, part: str, row: Sequence[float]) -> SemanticMatch | None:
+        top = {EMERGENCY: (-1.0, -1), ROUTINE: (-1.0, -1)}
+        for index, score in enumerate(row):
+            label = self.exemplars[index].label
+            if score > top[label][0]:
+                top[label] = (float(score), index)
+        (e_score, e_idx), (r_score, r_idx) = top[EMERGENCY], top[ROUTINE]
+        if e_idx < 0 or e_score < self.min_score or e_score - r_score < self.margin:
+            return None
+        emergency = self.exemplars[e_idx]
+        routine = self.exemplars[r_idx].text if r_idx >= 0 else ""
+        return SemanticMatch(part, emergency.category, emergency.text, e_score, routine, r_score)
+
+    def check(self, text: str) -> SemanticMatch | None:
+        return self.best(message_parts(text))
