@@ -138,8 +138,11 @@ def _session(args: argparse.Namespace) -> Any:
 
     cfg = _config(args, _generation_overrides(args))
     adapters = {"adapter": args.adapter[0]} if args.adapter else {}
+    from medqa.retrieval.exemplars import semantic_signal
+
     gen = load_generator(cfg, adapters)
-    return ChatSession(gen, cfg.generation, system_prompt(cfg.prompt.system_prompt), "adapter" if adapters else None)
+    return ChatSession(gen, cfg.generation, system_prompt(cfg.prompt.system_prompt), "adapter" if adapters else None,
+                       semantic=semantic_signal(cfg.safety))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -179,22 +182,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _triage_signal(args: argparse.Namespace) -> Any:
+    if args.rules_only:
+        return None
+    from medqa.retrieval.exemplars import semantic_signal
+
+    return semantic_signal(_config(args).safety)
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
     from medqa.safety import triage
 
     if args.input:
-        return _triage_file(Path(args.input), args.output)
+        return _triage_file(Path(args.input), args.output, _triage_signal(args))
     if not args.message:
         raise MedqaError("give a message to triage, or --input FILE.jsonl")
-    result = triage(args.message)
+    result = triage(args.message, _triage_signal(args))
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
+    elif result.urgent:
+        print(f"URGENT ({result.category}, by {' + '.join(result.signals)}): {result.message}")
     else:
-        print(f"URGENT ({result.category}): {result.message}" if result.urgent else "not urgent: no red flags found")
+        print("not urgent: no red flags found")
     return 0
 
 
-def _triage_file(path: Path, output: str | None) -> int:
+def _triage_file(path: Path, output: str | None, semantic: Any) -> int:
     """One JSON object per input line; other fields (such as id) are copied through."""
     from medqa.safety import triage
 
@@ -215,7 +228,7 @@ def _triage_file(path: Path, output: str | None) -> int:
                 bad += 1
                 print(f"line {n}: skipped, not a JSON object with a 'text' string", file=sys.stderr)
                 continue
-            out.write(json.dumps({**obj, **triage(text).to_dict()}, ensure_ascii=False) + "\n")
+            out.write(json.dumps({**obj, **triage(text, semantic).to_dict()}, ensure_ascii=False) + "\n")
     finally:
         if output:
             out.close()
@@ -383,8 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="training steps (default: the demo's budget)")
     p.set_defaults(fn=cmd_demo)
 
-    p = sub.add_parser("triage", help="red-flag triage of a patient message")
+    p = sub.add_parser("triage", help="red-flag triage of a patient message (rules + semantic exemplar signal)")
+    _common(p)
     p.add_argument("message", nargs="?")
+    p.add_argument("--rules-only", action="store_true",
+                   help="skip the semantic signal (loads no model; same as --set safety.semantic=false)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--input", help="JSONL file of objects with a 'text' field")
     p.add_argument("--output", help="where --input results go (default: stdout)")

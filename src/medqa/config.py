@@ -224,6 +224,17 @@ class PromptConfig(StrictModel):
     )
 
 
+class SafetyConfig(StrictModel):
+    """Triage before every answer: the rules always run; the semantic exemplar signal is a second opinion."""
+
+    semantic: bool = Field(True, description="also compare each sentence with the emergency exemplar bank "
+                           "(all-MiniLM-L6-v2, ~15 ms a message); false = rules alone")
+    semantic_min_score: float = Field(0.55, ge=0.0, le=1.0, description="cosine similarity an emergency "
+                                      "exemplar must reach")
+    semantic_margin: float = Field(0.05, ge=0.0, le=1.0, description="how far it must beat the nearest routine "
+                                   "exemplar; lower catches more and alarms more")
+
+
 class MedqaConfig(StrictModel):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -231,6 +242,7 @@ class MedqaConfig(StrictModel):
     train: TrainConfig = TrainConfig()
     generation: GenerationConfig = GenerationConfig()
     prompt: PromptConfig = PromptConfig()
+    safety: SafetyConfig = SafetyConfig()
 
 
 def _parse_scalar(text: str) -> Any:

@@ -26,6 +26,7 @@ from medqa.errors import MedqaError
 from medqa.inference.generator import BASE, Generator
 from medqa.inference.session import policy_stream
 from medqa.safety import REFERRAL_SENTENCE, TriageResult, has_referral, triage_conversation
+from medqa.safety.semantic import SemanticSignal
 
 QUEUE_SIZE = 64  # requests waiting for the model; one more is refused (QueueFull → HTTP 429)
 MAX_BATCH_SIZE = 8  # rows in one generate() call
@@ -217,8 +218,10 @@ class Assistant:
 
     def __init__(self, generator: Generator, system: str | None, defaults: GenerationConfig, *,
                  queue_size: int = QUEUE_SIZE, max_batch_size: int = MAX_BATCH_SIZE,
-                 batch_wait_s: float = BATCH_WAIT_S, max_input_tokens: int = MAX_INPUT_TOKENS) -> None:
+                 batch_wait_s: float = BATCH_WAIT_S, max_input_tokens: int = MAX_INPUT_TOKENS,
+                 semantic: SemanticSignal | None = None) -> None:
         self.generator, self.system, self.defaults = generator, system, defaults
+        self.semantic = semantic  # triage's second signal; None = rules alone
         self.max_batch_size, self.batch_wait_s, self.max_input_tokens = max_batch_size, batch_wait_s, max_input_tokens
         self._queue: queue.Queue[Ticket] = queue.Queue(maxsize=queue_size)
         self._stopping = threading.Event()
@@ -232,8 +235,11 @@ class Assistant:
         from medqa.data.formatting import system_prompt
         from medqa.inference.generator import load_generator
 
+        from medqa.retrieval.exemplars import semantic_signal
+
         generator = load_generator(cfg, adapters or {})
-        return cls(generator, system_prompt(cfg.prompt.system_prompt), cfg.generation, **limits)
+        return cls(generator, system_prompt(cfg.prompt.system_prompt), cfg.generation,
+                   semantic=semantic_signal(cfg.safety), **limits)
 
     @property
     def models(self) -> list[str]:
@@ -291,7 +297,7 @@ class Assistant:
                                f"{self.max_input_tokens}: shorten it or drop earlier turns")
         updates = {"temperature": temperature, "top_p": top_p, "seed": seed}
         gen = self.defaults.model_copy(update={k: v for k, v in updates.items() if v is not None})
-        ticket = Ticket(model, triage_conversation(conversation), prompt_ids, gen,
+        ticket = Ticket(model, triage_conversation(conversation, self.semantic), prompt_ids, gen,
                         max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
         try:
             self._queue.put_nowait(ticket)

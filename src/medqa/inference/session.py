@@ -42,6 +42,7 @@ class ChatSession:
     adapter: str | None = None
     history: list[dict[str, str]] = field(default_factory=list)
     last_triage: Any = None
+    semantic: Any = None  # a medqa.safety.semantic.SemanticSignal, or None for the rules alone
 
     def messages(self) -> list[dict[str, str]]:
         return ([{"role": "system", "content": self.system}] if self.system else []) + self.history
@@ -49,7 +50,7 @@ class ChatSession:
     def send(self, text: str) -> Iterator[str]:
         """Stream the reply to `text`: urgent message first when flagged, then the model, then any policy tail."""
         self.history.append({"role": "user", "content": text})
-        result = triage_conversation(self.history)
+        result = triage_conversation(self.history, self.semantic)
         self.last_triage = result
         lead = f"{result.message}\n\n" if result.urgent else ""
         if lead:

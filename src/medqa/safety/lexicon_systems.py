@@ -107,9 +107,10 @@ ENVIRONMENT: tuple[Term, ...] = (
          r"\b(?:whole|entire|most of (?:his|her|my|the)) (?:arm|leg|back|chest|side|body|face|hand)"
          r"|\bbigger than (?:his|her|my|their|a) (?:hand|palm)|\blarge (?:area|patch|burn)"
          r"|\b(?:white|charred|black|leathery|waxy) (?:\w+ )?(?:skin|patch|area|burn)"
+         r"|\b(?:looks?|looking|is|gone|went|turned) (?:\w+ )?(?:white|charred|leathery|waxy)\b"
          r"|\bskin (?:\w+ ){0,2}?(?:peel\w* off|came off|melted|is white|looks white|charred)"
          r"|\b(?:does not|doesnt|did not) (?:even )?hurt\b|\bno (?:pain|feeling) (?:in|at) (?:the|it)"
-         r"|\bon (?:his|her|my|their|the) (?:face|neck|genitals|groin|hands?|feet|chest)"
+         r"|\bon (?:his|her|my|their|the) (?:face|neck|genitals|groin|private parts)"
          r"|\b(?:acid|bleach|caustic|lye|drain cleaner|oven cleaner|chemical|cement|lime)\b"),
 )
 

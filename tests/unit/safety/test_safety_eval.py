@@ -16,13 +16,15 @@ from medqa.safety import evaluate_triage
 from medqa.safety.evaluation import DEFAULT_SET, load_set
 
 HERE = Path(__file__).resolve().parent
-CATEGORIES = {
-    "cardiac", "stroke", "breathing", "anaphylaxis", "bleeding", "self_harm",
-    "poisoning", "infant", "pregnancy", "sepsis", "head_injury", "seizure",
-    "unconscious", "severe_pain", "trauma",
-}
+from medqa.safety.taxonomy import CATEGORY_IDS
+
+CATEGORIES = set(CATEGORY_IDS)
 KINDS = {"emergency", "negation", "history", "informational", "routine",
          "lay-emergency", "third-party"}
+# the taxonomy-era sets (dev and held-out) use the writers' brief's kinds and name a category on every row
+TAXONOMY_KINDS = {"first-person", "third-party", "understated", "informal", "long-context", "mild", "negated",
+                  "history", "informational", "resolved", "worried-well", "multi-turn"}
+LEGACY_SETS = [DEFAULT_SET, *sorted(p for p in HERE.glob("*.jsonl") if p.name != "taxonomy_dev.jsonl")]
 
 
 def test_shipped_set_meets_targets() -> None:
@@ -39,12 +41,13 @@ def test_report_structure() -> None:
                 "false_alarms"):
         assert key in report
     assert report["emergencies"] + report["non_emergencies"] == report["n"]
-    assert set(report["per_category_recall"]) <= CATEGORIES
+    assert set(report["per_category_recall"]) <= CATEGORIES | {"severe_pain"}
+    lo, hi = report["recall_ci95"]
+    assert lo <= report["recall"] <= hi
     json.dumps(report)
 
 
-@pytest.mark.parametrize("path", [DEFAULT_SET, *sorted(HERE.glob("*.jsonl"))],
-                         ids=lambda p: Path(p).name)
+@pytest.mark.parametrize("path", LEGACY_SETS, ids=lambda p: Path(p).name)
 def test_set_files_are_well_formed(path: Path) -> None:
     rows = load_set(path)
     ids = [r["id"] for r in rows]
@@ -63,7 +66,9 @@ def test_shipped_set_is_balanced_and_covers_all_core_categories() -> None:
     rows = load_set()
     urgent = [r for r in rows if r["urgent"]]
     assert 0.4 <= len(urgent) / len(rows) <= 0.6
-    assert CATEGORIES - {"trauma"} <= {r["category"] for r in urgent}
+    legacy = {"cardiac", "stroke", "breathing", "anaphylaxis", "bleeding", "self_harm", "poisoning", "infant",
+              "pregnancy", "sepsis", "head_injury", "seizure", "unconscious", "severe_pain"}
+    assert legacy <= {r["category"] for r in urgent}
     kinds = {r["kind"] for r in rows if not r["urgent"]}
     assert {"negation", "history", "informational", "routine"} <= kinds
 

@@ -159,7 +159,7 @@ def test_conversation_latest_turn_alone() -> None:
 @pytest.mark.parametrize("text,category", [
     ("my brother says his chest feels like it's in a vice and his left arm "
      "has gone tingly", "cardiac"),
-    ("I keep hearing voices telling me to hurt my kids", "self_harm"),
+    ("I keep hearing voices telling me to hurt my kids", "mental_health_crisis"),
     ("my 3 year old got hold of my iron tablets", "poisoning"),
     ("I'm 29 weeks pregnant and fell down the stairs onto my bump",
      "pregnancy"),
