@@ -76,6 +76,15 @@ _CURRENT = re.compile(
 )
 
 
+_PAST_VERB = re.compile(r"\b(?:was|were|had|did|went|got|felt|came|took|needed|lasted|happened)\b")
+
+
+def continues_history(clause: str) -> bool:
+    """A past-tense clause with no present marker, following a historical one in the same sentence
+    ("I passed a kidney stone last year, it was the worst pain ever")."""
+    return bool(_PAST_VERB.search(clause)) and not _CURRENT.search(clause)
+
+
 def is_historical(clause: str) -> bool:
     """True when a clause describes a past, resolved episode."""
     if _RESOLVED.search(clause):

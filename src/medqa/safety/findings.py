@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .context import (is_historical, is_hypothetical, is_negated,
+from .context import (continues_history, is_historical, is_hypothetical, is_negated,
                       message_has_purpose_frame)
 from .lexicon import ALL_TERMS
 from .normalize import Sentence, normalize, split_sentences
@@ -39,8 +39,11 @@ class Finding:
 
 
 def _clause_flags(sentence: Sentence, purpose: bool) -> list[tuple[int, int, bool, bool]]:
-    return [(c.start, c.end, is_historical(c.text), is_hypothetical(c.text, purpose))
-            for c in sentence.clauses]
+    flags, past = [], False
+    for c in sentence.clauses:
+        past = is_historical(c.text) or (past and continues_history(c.text))
+        flags.append((c.start, c.end, past, is_hypothetical(c.text, purpose)))
+    return flags
 
 
 def _status(term: Term, sentence: str, start: int,

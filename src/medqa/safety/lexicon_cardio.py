@@ -152,8 +152,8 @@ BREATHING: tuple[Term, ...] = (
          near(r"inhalers?|puffers?|nebuli[sz]ers?|ventolin|salbutamol|"
               r"albuterol|reliever",
               r"not (?:helping|working|doing anything|making a difference)|"
-              r"no (?:help|use|effect|difference)|useless|(?:\d+|ten|twenty) "
-              r"(?:times|puffs)|every (?:\d+|few|couple of) minutes", 5),
+              r"no (?:help|use|effect|difference)|useless|(?:[6-9]|\d\d|ten|twenty) "
+              r"(?:times|puffs)(?! (?:a|per|each) (?:day|week))|every (?:\d+|few|couple of) minutes", 5),
          r"\bsevere (?:asthma|wheez\w*)",
          r"\bwheez\w* (?:badly|really badly|a lot|terribly|severely)",
          r"\bsuffocat\w*|\bcan not get (?:any )?air\b",
@@ -179,7 +179,9 @@ BREATHING: tuple[Term, ...] = (
     term("blue_lips",
          near(r"lips?|face|skin|fingers|fingertips|tongue|mouth|nails",
               r"blue|bluish|blueish|purple|dusky|grey|gray", 3),
-         r"\bturning blue\b|\bblue lips\b|\bgone blue\b"),
+         r"\bturning blue\b|\bblue lips\b|\bgone blue\b",
+         # Raynaud's: fingers that change colour in the cold and recover
+         unless=r"\braynaud\w*|\bwhen (?:i am |im |it is |its )?(?:cold|outside)\b|\bin the cold\b|\bfreezer\b"),
     term("choking",
          r"\bchoking\b(?! (?:feeling|sensation))",
          r"\bchoked (?:on )?\w+ (?:and|now) (?:can not|is not|not)"),

@@ -35,7 +35,8 @@ CHILD: tuple[Term, ...] = (
          r"\b(?:very|really|extremely|unusually|so) (?:drowsy|sleepy|"
          r"lethargic)\b",
          r"\btoo (?:sleepy|tired|weak|floppy|drowsy) to (?:feed|drink|eat|cry|"
-         r"wake|suck)"),
+         r"wake|suck)",
+         unless=r"\b(?:in the mornings?|for school|for work|after a late night|at weekends)\b"),
     term("not_feeding",
          r"\b(?:has not|have not|had not|not) (?:fed|eaten|drunk|had (?:a |any )?"
          r"(?:feeds?|milk|bottles?))\b",

@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .findings import ACTIVE, USABLE, Finding, extract_findings
 from .messages import CRISIS_LINES, URGENT_MESSAGES
-from .rules import CATEGORY_PRIORITY, RULES, Rule
+from .rules import CATEGORY_PRIORITY, CONTEXT_TERMS, RULES, Rule
 from .semantic import SemanticMatch, SemanticSignal, message_parts
 
 _CONTEXT_TURNS = 3
@@ -85,9 +85,9 @@ def _rule_evidence(rule: Rule, findings: Sequence[Finding],
     needed = rule.min_groups or len(rule.groups)
     if satisfied < needed or len({f.text for f in used}) < rule.min_findings:
         return None
-    anchors = [f for f in used if f.status == ACTIVE
-               and (latest is None or f.source == latest)]
-    return used if anchors else None
+    anchors = [f for f in used if f.status == ACTIVE and (latest is None or f.source == latest)]
+    reported = any(f.status == ACTIVE and f.name not in CONTEXT_TERMS for f in used)
+    return used if anchors and reported else None
 
 
 def _compose_message(categories: Sequence[str]) -> str:

@@ -1,0 +1,83 @@
+"""The semantic second signal, on the real all-MiniLM-L6-v2 and the shipped exemplar bank."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from medqa.safety import triage, triage_conversation
+from medqa.safety.semantic import SemanticSignal, load_exemplars, message_parts
+
+
+def test_parts_drop_absent_past_and_asked_about_clauses() -> None:
+    assert message_parts("No chest pain, no fever, just a runny nose since Monday.") == [
+        "just a runny nose since monday"]
+    assert message_parts("What are the signs of a stroke?") == []
+    parts = message_parts("My dad had a stroke years ago. Now his face is drooping and he is not responding!")
+    assert parts and all("years ago" not in p for p in parts) and "not responding" in parts[0]
+
+
+@pytest.fixture(scope="module")
+def semantic() -> SemanticSignal:
+    from medqa.retrieval.exemplars import load_semantic_signal
+
+    return load_semantic_signal()
+
+
+UNSEEN = "my grandad is cold and mumbling after a night on the kitchen floor"
+
+
+def test_catches_what_the_rules_miss_and_says_why(semantic: SemanticSignal) -> None:
+    assert not triage(UNSEEN).urgent  # the rules alone miss this phrasing
+    result = triage(UNSEEN, semantic)
+    assert result.urgent and result.signals == ("semantic",)
+    assert result.category == "hypothermia" and result.message
+    match = result.semantic
+    assert match.score >= semantic.min_score and match.score - match.routine_score >= semantic.margin
+    assert match.exemplar in {e.text for e in load_exemplars() if e.category == "hypothermia"}
+    assert result.to_dict()["semantic"]["exemplar"] == match.exemplar
+
+
+@pytest.mark.parametrize("text", [
+    "I have had a mild cold for three days, runny nose and a bit of a cough",
+    "no chest pain, just a runny nose",
+    "what are the signs of heat stroke?",
+    "my knee aches after running, what stretches help?",
+])
+def test_routine_messages_stay_routine(semantic: SemanticSignal, text: str) -> None:
+    assert not triage(text, semantic).urgent
+
+
+def test_both_signals_are_reported(semantic: SemanticSignal) -> None:
+    result = triage("feels like an elephant sitting on my chest and I'm sweating", semantic)
+    assert result.urgent and result.signals[0] == "rules" and result.category == "cardiac"
+
+
+def test_thresholds_decide(semantic: SemanticSignal) -> None:
+    strict = SemanticSignal(semantic.scorer, semantic.exemplars, min_score=0.99, margin=0.5)
+    assert strict.check(UNSEEN) is None
+
+
+def test_emergency_told_across_turns_is_caught_once(semantic: SemanticSignal) -> None:
+    turns = [{"role": "user", "content": "my grandad spent the night on the kitchen floor after a fall"},
+             {"role": "assistant", "content": "Can you tell me more?"},
+             {"role": "user", "content": "he's icy cold and mumbling nonsense"}]
+    result = triage_conversation(turns, semantic)
+    assert result.urgent
+    later = turns + [{"role": "assistant", "content": "Please call an ambulance."},
+                     {"role": "user", "content": "the ambulance came and he is recovering in hospital, "
+                                                 "what should he eat when he gets home?"}]
+    assert not triage_conversation(later, semantic).urgent
+
+
+def test_cli_json_names_the_signal() -> None:
+    out = subprocess.run([sys.executable, "-m", "medqa.cli", "triage", "--json", UNSEEN],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["urgent"] and result["signals"] == ["semantic"] and result["semantic"]["exemplar"]
+    rules = subprocess.run([sys.executable, "-m", "medqa.cli", "triage", "--json", "--rules-only", UNSEEN],
+                           capture_output=True, text=True, timeout=300, check=True).stdout
+    assert json.loads(rules.strip().splitlines()[-1])["urgent"] is False
