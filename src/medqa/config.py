@@ -231,7 +231,7 @@ class SafetyConfig(StrictModel):
                            "(all-MiniLM-L6-v2, ~15 ms a message); false = rules alone")
     semantic_min_score: float = Field(0.55, ge=0.0, le=1.0, description="cosine similarity an emergency "
                                       "exemplar must reach")
-    semantic_margin: float = Field(0.05, ge=0.0, le=1.0, description="how far it must beat the nearest routine "
+    semantic_margin: float = Field(0.08, ge=0.0, le=1.0, description="how far it must beat the nearest routine "
                                    "exemplar; lower catches more and alarms more")
 
 

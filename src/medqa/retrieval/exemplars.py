@@ -12,7 +12,8 @@ from typing import Any
 
 from medqa.retrieval.dense import DenseIndex
 from medqa.retrieval.encoder import load_encoder
-from medqa.safety.semantic import MARGIN, MIN_SCORE, SemanticSignal, load_exemplars
+from medqa.safety.semantic import (EMERGENCY, EXEMPLARS_FILE, MARGIN, MIN_SCORE, ROUTINE, SemanticSignal,
+                                   load_exemplars, message_parts)
 
 
 @lru_cache(maxsize=4)
@@ -28,3 +29,53 @@ def semantic_signal(safety: Any) -> SemanticSignal | None:
     if not safety.semantic:
         return None
     return load_semantic_signal(safety.semantic_min_score, safety.semantic_margin)
+
+
+def mine_exemplars(rows: list[dict[str, Any]], signal: SemanticSignal) -> list[dict[str, str]]:
+    """New bank rows from a labelled triage set: every current part of a non-emergency becomes a routine
+    exemplar of the category it nearly matches, and the most emergency-like part of each emergency an
+    emergency exemplar. Used once per development set; the set then counts as training data, not held-out."""
+    import importlib
+
+    triage_module = importlib.import_module("medqa.safety.triage")
+    known = {e.text for e in signal.exemplars}
+    mined: list[dict[str, str]] = []
+    for row in rows:
+        if "messages" in row:
+            turns = triage_module._user_turns(row["messages"])
+            parts = triage_module._new_parts(turns[-(triage_module._CONTEXT_TURNS + 1):])
+        else:
+            parts = message_parts(row["text"])
+        parts = [p for p in parts if len(p.split()) >= 3 and p not in known]
+        if not parts:
+            continue
+        if not row["urgent"]:
+            mined += [{"text": p, "label": ROUTINE, "category": row["category"]} for p in parts]
+            continue
+        rows_scores = signal.scorer(parts)
+        margins = [signal.margin_of(r) for r in rows_scores]
+        mined.append({"text": parts[max(range(len(parts)), key=margins.__getitem__)], "label": EMERGENCY,
+                      "category": row["category"]})
+        known.update(m["text"] for m in mined)
+    return mined
+
+
+def main() -> None:
+    import argparse
+    import json
+
+    from medqa.safety.evaluation import load_set
+
+    parser = argparse.ArgumentParser(description="append exemplars mined from labelled triage sets to the bank")
+    parser.add_argument("sets", nargs="+")
+    args = parser.parse_args()
+    signal = load_semantic_signal()
+    mined = [m for path in args.sets for m in mine_exemplars(load_set(path), signal)]
+    with EXEMPLARS_FILE.open("a", encoding="utf-8") as handle:
+        for m in mined:
+            handle.write(json.dumps(m, ensure_ascii=False) + "\n")
+    print(f"appended {len(mined)} exemplars to {EXEMPLARS_FILE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ _NEG_CUE = re.compile(
     r"\b(?:no|never|none|without|deny|denies|denied|denying|neither|nor|"
     r"negative for|free of|absence of|ruled out|"
     r"(?:do|does|did|am|is|are|was|were|have|has|had|been) not|"
-    r"not (?:any|having|experiencing|got|getting|feeling|really|had))\b"
+    r"not (?:any|having|experiencing|got|getting|feeling|really|had|on))\b"
 )
 # Phrases that contain a cue word but do not negate what follows.
 _PSEUDO_NEG = re.compile(
@@ -53,7 +53,8 @@ _HISTORY_TIME = re.compile(
     r"\b(?:(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|"
     r"a few|few|several|many|some) )?(?:years?|months?|decades?) "
     r"(?:ago|back|before)\b"
-    r"|\blast (?:year|month|summer|winter|spring|autumn|fall|christmas)\b"
+    r"|(?<!than )\blast (?:year|month|week|summer|winter|spring|autumn|fall|christmas)\b"
+    r"|\b(?:\d+|a few|few|two|three|four|several) weeks ago\b"
     r"|\bin (?:19|20)\d\d\b|\bback in\b|\byears back\b"
     r"|\bas a (?:child|kid|teen|teenager|baby|toddler|student)\b"
     r"|\bwhen (?:i|he|she|they|we) (?:was|were) (?:a |an |in |at |younger|"
@@ -113,6 +114,11 @@ _GENERIC_FRAME = re.compile(
     r"|\bwhy do (?:people|some people|we|you|kids|babies)\b"
     r"|\bwhich (?:\w+ ){0,3}?(?:are|is|can|could|cause|should)\b"
     r"|\b(?:in general|generally speaking|hypothetical\w*|in theory)\b"
+    # what someone knows or was told, not what is happening: "I know fever is the big one"
+    r"|\bi (?:know|have read|read|have heard|heard|was told|have been told)\b"
+    r"|\b(?:midwife|doctor|gp|nurse|physio|consultant|leaflet|website|nhs|pharmacist) (?:said|says|told|"
+    r"mentioned|explained|warned)\b"
+    r"|\b(?:could|might|can) (?:it|this|that) be\b|\b(?:is|was) (?:it|this|that) (?:a|an)\b"
     r"|\bif (?:someone|somebody|a person|a child|a baby|you|people|anyone|one)\b"
     r"|\bin case (?:of|someone)\b"
     r"|\b(?:is it|are they|is that|is this) (?:hereditary|genetic|inherited|"

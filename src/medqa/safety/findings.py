@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .context import (continues_history, is_historical, is_hypothetical, is_negated,
                       message_has_purpose_frame)
-from .lexicon import ALL_TERMS
+from .lexicon import ALL_TERMS, CONTEXT_TERMS
 from .normalize import Sentence, normalize, split_sentences
 from .terms import Term
 
@@ -55,7 +55,7 @@ def _status(term: Term, sentence: str, start: int,
         if c_start <= start < c_end:
             historical, hypothetical = hist, hypo
             break
-    if historical:
+    if historical and term.name not in CONTEXT_TERMS:  # "had a c-section 2 weeks ago" still describes now
         return HISTORICAL
     if hypothetical and not term.immune:
         return HYPOTHETICAL

@@ -19,6 +19,14 @@ ALL_TERMS: tuple[Term, ...] = (CARDIO_TERMS + ALLERGY_BLEEDING_TERMS
                                + SYSTEMS_TERMS)
 
 
+# Who or what a message is about, never the emergency itself: a rule needs an active finding outside
+# these ("my baby is 5 weeks old, what temperature is a fever?" asks, it does not report).
+CONTEXT_TERMS = frozenset({
+    "child_context", "young_infant_age", "newborn", "pregnancy_context", "early_pregnancy",
+    "postpartum_context", "diabetes_context", "steroid_dependent", "chemo", "clot_risk", "aneurysm",
+    "blood_thinner", "asthma_copd"})
+
+
 def _check_unique() -> None:
     names = [t.name for t in ALL_TERMS]
     duplicates = sorted({n for n in names if names.count(n) > 1})

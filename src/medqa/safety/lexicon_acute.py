@@ -77,7 +77,8 @@ ACUTE: tuple[Term, ...] = (
          r"\b(?:can not|could not|unable to|will not) (?:wake|rouse) (?:him|"
          r"her|them|\w+ up|up)\b",
          r"\b(?:will not|does not|is not|not|can not) (?:respond|react|"
-         r"answer|open (?:his|her|their) eyes)\w*"),
+         r"answer|open (?:his|her|their) eyes)\w*",
+         unless=r"\b(?:deep sleeper|in the mornings?|when the alarm|for school|for work)\b"),
     term("not_breathing",
          r"\b(?:not|stopped|barely|no longer|is not) breathing\b(?! (?:fast|"
          r"properly through|through))|\bno pulse\b|\bheart (?:has )?stopped"),

@@ -137,7 +137,7 @@ POISONING: tuple[Term, ...] = (
               r"medicine|strips?", 3)),
     term("overdose_word", r"\boverdos\w*|\bod ?d\b|\bod on\b"),
     term("double_dose",
-         r"\b(?:double|doubled|twice) (?:my|his|her|the|their|a)\b"
+         r"\b(?:double|doubled|twice) (?:my|his|her|the|their|a)\b(?! (?:day|week|month|year|night)\b)"
          r"|\b(?:two|extra|second) doses?\b"
          rf"|\btoo (?:much|many) (?:of )?(?:my |his |her |the )?{_MEDS}"
          r"|\bwrong (?:medications?|medicines?|pills|tablets|meds)\b"

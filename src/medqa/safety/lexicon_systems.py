@@ -171,7 +171,7 @@ ORGANS: tuple[Term, ...] = (
          r"|breathing|take a (?:deep )?breath|breath in|inhale)|\bsharp (?:pain|stab\w*) (?:\w+ ){0,4}?"
          r"(?:every|each|with) (?:\w+ )?breath"),
     term("green_vomit",
-         r"\bgreen (?:\w+ )?(?:vomit|sick|bile|stuff|liquid)|\b(?:vomit\w*|throwing up|sick|puk\w*) "
+         r"\bgreen (?:\w+ )?(?:vomit|sick|bile)|\b(?:vomit\w*|throwing up|sick|puk\w*) "
          r"(?:\w+ ){0,3}?(?:green|bile|poo|faeces|feces)\b|\bbilious\b"),
     term("no_stool_wind",
          r"\b(?:have not|has not|had not|not|can not|could not) (?:\w+ )?(?:pooed|pooped|done a poo|"
@@ -200,7 +200,7 @@ CONTEXTS: tuple[Term, ...] = (
          r"(?:giving birth|delivery|birth))\b"),
     term("clots_soaking",
          r"\bclots? (?:\w+ ){0,3}?(?:size of|big as|bigger than|like)|\bsoak\w* (?:\w+ ){0,3}?"
-         r"(?:pads?|towels?|sheets?|bed)|\b(?:pad|pads) (?:every|each) (?:\w+ )?hour|\bgushing\b"),
+         r"(?:pads?|towels?|sheets?|bed)|\b(?:pad|pads) (?:every|each|an|in an) (?:hour|half hour|1 hour|one hour)|\bgushing\b"),
     term("foul_discharge",
          r"\b(?:smell\w*|foul|offensive|stinking|stinky) (?:\w+ ){0,2}?discharge|\bdischarge "
          r"(?:\w+ ){0,2}?(?:smells|stinks|foul)|\bwound (?:\w+ ){0,3}?(?:pus|oozing|smells)"),

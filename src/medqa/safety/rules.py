@@ -36,13 +36,6 @@ def _single(category: str, *names: str) -> tuple[Rule, ...]:
 # most specific, most time-critical pathway first, and its message leads.
 CATEGORY_PRIORITY: tuple[str, ...] = CATEGORY_IDS
 
-# Who or what a message is about, never the emergency itself: a rule needs an active finding outside
-# these ("my baby is 5 weeks old, what temperature is a fever?" asks, it does not report).
-CONTEXT_TERMS = frozenset({
-    "child_context", "young_infant_age", "newborn", "pregnancy_context", "early_pregnancy",
-    "postpartum_context", "diabetes_context", "steroid_dependent", "chemo", "clot_risk", "aneurysm",
-    "blood_thinner", "asthma_copd"})
-
 _YOUNG = ("young_infant_age", "newborn")
 _FEVER = ("fever", "fever_value")
 _CHILD = ("child_context",)

@@ -36,7 +36,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .findings import ACTIVE, USABLE, Finding, extract_findings
 from .messages import CRISIS_LINES, URGENT_MESSAGES
-from .rules import CATEGORY_PRIORITY, CONTEXT_TERMS, RULES, Rule
+from .lexicon import CONTEXT_TERMS
+from .rules import CATEGORY_PRIORITY, RULES, Rule
 from .semantic import SemanticMatch, SemanticSignal, message_parts
 
 _CONTEXT_TURNS = 3

@@ -27,17 +27,17 @@ def semantic() -> SemanticSignal:
     return load_semantic_signal()
 
 
-UNSEEN = "my grandad is cold and mumbling after a night on the kitchen floor"
+UNSEEN = "the snake got my ankle and it's swelling up fast"
 
 
 def test_catches_what_the_rules_miss_and_says_why(semantic: SemanticSignal) -> None:
     assert not triage(UNSEEN).urgent  # the rules alone miss this phrasing
     result = triage(UNSEEN, semantic)
     assert result.urgent and result.signals == ("semantic",)
-    assert result.category == "hypothermia" and result.message
+    assert result.category == "envenomation" and result.message
     match = result.semantic
     assert match.score >= semantic.min_score and match.score - match.routine_score >= semantic.margin
-    assert match.exemplar in {e.text for e in load_exemplars() if e.category == "hypothermia"}
+    assert match.exemplar in {e.text for e in load_exemplars() if e.category == "envenomation"}
     assert result.to_dict()["semantic"]["exemplar"] == match.exemplar
 
 
@@ -62,11 +62,12 @@ def test_thresholds_decide(semantic: SemanticSignal) -> None:
 
 
 def test_emergency_told_across_turns_is_caught_once(semantic: SemanticSignal) -> None:
-    turns = [{"role": "user", "content": "my grandad spent the night on the kitchen floor after a fall"},
+    turns = [{"role": "user", "content": "my mum takes steroids every day for her Addison's"},
              {"role": "assistant", "content": "Can you tell me more?"},
-             {"role": "user", "content": "he's icy cold and mumbling nonsense"}]
+             {"role": "user", "content": "she's been throwing up since this morning and can barely stand"}]
+    assert not triage(turns[-1]["content"], semantic).urgent  # the latest turn alone is not enough
     result = triage_conversation(turns, semantic)
-    assert result.urgent
+    assert result.urgent and "semantic" in result.signals
     later = turns + [{"role": "assistant", "content": "Please call an ambulance."},
                      {"role": "user", "content": "the ambulance came and he is recovering in hospital, "
                                                  "what should he eat when he gets home?"}]
