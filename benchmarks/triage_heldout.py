@@ -2,8 +2,9 @@
 
     python benchmarks/triage_heldout.py [--output runs/triage-heldout] [--sets FILE.jsonl ...]
 
-The held-out files (benchmarks/data/triage_heldout_*.jsonl, provenance in TRIAGE_HELDOUT.md) were written by
-writers who never saw the rules or the exemplar bank, and frozen before tuning. Both paths run in this process on
+The held-out files (benchmarks/data/triage_heldout*_*.jsonl, provenance in TRIAGE_HELDOUT.md) were written by
+writers who never saw the rules or the exemplar bank, and frozen before tuning; v2 (triage_heldout2_*) is the
+untouched one, v1 had been measured before the second round of tuning. Each version is reported on its own. Both paths run in this process on
 the same messages, so the latency figures (p50/p95 milliseconds per message, multi-turn rows included) compare.
 Writes report.json and per_category.png to --output; the last line is a summary.
 """
@@ -41,7 +42,7 @@ def _summary(name: str, report: dict) -> str:
     lo, hi = report["recall_ci95"]
     flo, fhi = report["false_alarm_ci95"]
     lat = report["latency_ms"]
-    return (f"{name:14s} recall {report['recall']:.3f} [{lo:.3f}-{hi:.3f}] of {report['emergencies']}, "
+    return (f"{name:30s} recall {report['recall']:.3f} [{lo:.3f}-{hi:.3f}] of {report['emergencies']}, "
             f"false alarms {report['false_alarm_rate']:.3f} [{flo:.3f}-{fhi:.3f}] of {report['non_emergencies']}, "
             f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
 
@@ -64,25 +65,36 @@ def _plot(rules: dict, both: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _groups(paths: list[str]) -> dict[str, list[str]]:
+    """Files grouped by version: triage_heldout2_a.jsonl -> 'triage_heldout2'."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        groups.setdefault(Path(path).stem.rsplit("_", 1)[0], []).append(path)
+    return groups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in DATA.glob("triage_heldout_*.jsonl")))
+    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in DATA.glob("triage_heldout*_*.jsonl")))
     parser.add_argument("--output", default="runs/triage-heldout")
     args = parser.parse_args()
-    rows = [row for path in args.sets for row in load_set(path)]
     semantic = load_semantic_signal()
     semantic.check("warm-up so the first timed message does not pay for loading")
-    rules, both = evaluate_rows(rows, None), evaluate_rows(rows, semantic)
-    print(_table(rules, both))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps({"rules": rules, "rules+semantic": both}, indent=1), "utf-8")
-    _plot(rules, both, out / "per_category.png")
-    below = [c for c, v in both["per_category"].items() if v["recall"] and v["recall"]["rate"] < 0.9]
-    print(f"caught by signal (rules+semantic): {both['caught_by_signal']}")
-    print(f"categories below 0.9 recall with both signals: {below or 'none'}")
-    print(_summary("rules", rules))
-    print(_summary("rules+semantic", both))
+    report, summary = {}, []
+    for name, paths in _groups(args.sets).items():
+        rows = [row for path in paths for row in load_set(path)]
+        rules, both = evaluate_rows(rows, None), evaluate_rows(rows, semantic)
+        report[name] = {"files": paths, "rules": rules, "rules+semantic": both}
+        below = [c for c, v in both["per_category"].items() if v["recall"] and v["recall"]["rate"] < 0.9]
+        print(f"\n== {name} ({', '.join(Path(p).name for p in paths)})\n{_table(rules, both)}")
+        print(f"caught by signal (rules+semantic): {both['caught_by_signal']}")
+        print(f"categories below 0.9 recall with both signals: {below or 'none'}")
+        _plot(rules, both, out / f"{name}_per_category.png")
+        summary += [_summary(f"{name} rules", rules), _summary(f"{name} rules+semantic", both)]
+    (out / "report.json").write_text(json.dumps(report, indent=1), "utf-8")
+    print("\n" + "\n".join(summary))
 
 
 if __name__ == "__main__":

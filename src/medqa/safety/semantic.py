@@ -69,7 +69,9 @@ class ExemplarScorer(Protocol):
 def load_exemplars(path: Path = EXEMPLARS_FILE) -> tuple[Exemplar, ...]:
     """The exemplar bank; every label and category is checked against the taxonomy."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    bank = tuple(Exemplar(r["text"], r["label"], r["category"]) for r in rows)
+    # emergencies first, so the nearest of each label is a max over one slice of a score row
+    bank = tuple(sorted((Exemplar(r["text"], r["label"], r["category"]) for r in rows),
+                        key=lambda e: e.label != EMERGENCY))
     bad = [e.text for e in bank if e.label not in (EMERGENCY, ROUTINE)
            or e.category not in (*CATEGORY_IDS, "general") or (e.label == EMERGENCY and e.category == "general")]
     if bad:
@@ -115,6 +117,9 @@ class SemanticSignal:
                  min_score: float = MIN_SCORE, margin: float = MARGIN) -> None:
         self.scorer = scorer
         self.exemplars = tuple(exemplars)
+        self._split = sum(e.label == EMERGENCY for e in self.exemplars)
+        if any(e.label != EMERGENCY for e in self.exemplars[:self._split]):
+            raise ValueError("exemplars must list every emergency before the routine ones (load_exemplars does)")
         self.min_score = min_score
         self.margin = margin
 
@@ -131,12 +136,12 @@ class SemanticSignal:
 
     def _nearest(self, row: Sequence[float]) -> tuple[tuple[float, int], tuple[float, int]]:
         """(score, index) of the nearest emergency and the nearest routine exemplar."""
-        top = {EMERGENCY: (-1.0, -1), ROUTINE: (-1.0, -1)}
-        for index, score in enumerate(row):
-            label = self.exemplars[index].label
-            if score > top[label][0]:
-                top[label] = (float(score), index)
-        return top[EMERGENCY], top[ROUTINE]
+        scores = row.tolist() if hasattr(row, "tolist") else list(row)
+        found = []
+        for lo, hi in ((0, self._split), (self._split, len(scores))):
+            best = max(scores[lo:hi], default=-1.0)
+            found.append((float(best), scores.index(best, lo, hi) if hi > lo else -1))
+        return found[0], found[1]
 
     def margin_of(self, row: Sequence[float]) -> float:
         """How far the nearest emergency exemplar beats the nearest routine one."""
