@@ -125,11 +125,11 @@ def test_dev_set_covers_every_category_with_both_labels() -> None:
 def test_heldout_set_is_frozen_and_covers_the_taxonomy() -> None:
     provenance = (HELDOUT / "TRIAGE_HELDOUT.md").read_text(encoding="utf-8")
     rows = []
-    for path in sorted(HELDOUT.glob("triage_heldout_*.jsonl")):
+    for path in sorted(HELDOUT.glob("triage_heldout*_*.jsonl")):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert re.search(rf"\| {path.name} \| {digest} \|", provenance), f"{path.name} changed after freezing"
         rows += load_set(path)
-    assert len(rows) >= 400
+    assert len(rows) >= 900  # two versions of 475
     for category in CATEGORY_IDS:
         urgent = [r for r in rows if r["category"] == category and r["urgent"] and "text" in r]
         assert len(urgent) >= 5, category
