@@ -136,6 +136,9 @@ def _session(args: argparse.Namespace) -> Any:
     from medqa.inference.generator import load_generator
     from medqa.inference.session import ChatSession
 
+    if len(args.adapter) > 1:
+        raise MedqaError(f"{args.command} answers with one adapter, got {len(args.adapter)}: pass a single --adapter "
+                         "(medqa serve takes several, and eval compares them)")
     cfg = _config(args, _generation_overrides(args))
     adapters = {"adapter": args.adapter[0]} if args.adapter else {}
     from medqa.retrieval.exemplars import semantic_signal
@@ -244,7 +247,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = ServeSettings.build(host=args.host, port=args.port, api_key=args.api_key, cors_origins=args.cors_origin,
                                    max_input_tokens=args.max_input_tokens, max_tokens_cap=args.max_tokens_cap,
                                    queue_size=args.queue_size, max_batch_size=args.max_batch_size,
-                                   max_body_bytes=args.max_body_bytes, log_messages=args.log_messages)
+                                   max_body_bytes=args.max_body_bytes, log_messages=args.log_messages,
+                                   backend_url=args.backend, backend_model=args.backend_model,
+                                   backend_api_key_env=args.backend_api_key_env,
+                                   backend_connect_timeout_s=args.backend_connect_timeout,
+                                   backend_read_timeout_s=args.backend_read_timeout)
     return run_serve(cfg, adapters, settings, engine=args.engine)
 
 
@@ -423,6 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-bytes", type=int)
     p.add_argument("--cors-origin", action="append", help="allow this browser origin (default: CORS off)")
     p.add_argument("--log-messages", action="store_true", help="log message text (health data; off by default)")
+    p.add_argument("--backend", metavar="URL", help="generate with this OpenAI-compatible server (vLLM, Ollama, "
+                   "llama.cpp, another medqa serve), e.g. http://127.0.0.1:8001/v1; medqa keeps triage and policy")
+    p.add_argument("--backend-model", metavar="NAME", help="the backend's model name (default: its first)")
+    p.add_argument("--backend-api-key-env", metavar="VAR", help="environment variable with the backend's API key")
+    p.add_argument("--backend-connect-timeout", type=float, metavar="S", help="seconds to reach the backend")
+    p.add_argument("--backend-read-timeout", type=float, metavar="S", help="seconds to wait for its next piece")
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("merge", help="merge a run's adapter into its base and save safetensors (verified)")

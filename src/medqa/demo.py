@@ -29,7 +29,7 @@ def demo_config(cfg: MedqaConfig, out: Path, steps: int) -> MedqaConfig:
 
 def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None) -> dict[str, Any]:
     from medqa.data.prepare import read_split, run_prepare
-    from medqa.evaluation.runner import run_eval
+    from medqa.evaluation.runner import load_eval_models, run_eval
     from medqa.modeling.loading import load_tokenizer, resolve_base
     from medqa.runs import write_json
     from medqa.training.trainer import run_training
@@ -43,9 +43,10 @@ def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None)
     _say(f"[2/4] fine-tuning {cfg.model.base} with LoRA for {cfg.train.max_steps} steps → {cfg.train.output_dir}")
     train = run_training(cfg, out / "data", overwrite=True)
     _say(f"[3/4] base vs fine-tuned on the test split, and {DEMO_QUESTIONS} held-out questions")
-    metrics = run_eval(cfg, out / "data", [str(cfg.train.output_dir)], ("test",), out / "eval")
+    models = load_eval_models(cfg, [str(cfg.train.output_dir)])  # one load serves the scores and the answers
+    metrics = run_eval(cfg, out / "data", [str(cfg.train.output_dir)], ("test",), out / "eval", models=models)
     (tuned_name,) = metrics["adapters"]
-    answers = _compare_answers(cfg, read_split(out / "data", "test")[:DEMO_QUESTIONS], str(cfg.train.output_dir))
+    answers = _compare_answers(cfg, read_split(out / "data", "test")[:DEMO_QUESTIONS], models.generator, tuned_name)
     summary = {
         "base_test_loss": metrics["losses"]["base"]["test"]["loss"],
         "tuned_test_loss": metrics["losses"][tuned_name]["test"]["loss"],
@@ -58,20 +59,22 @@ def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None)
     return summary
 
 
-def _compare_answers(cfg: MedqaConfig, examples: list[Any], adapter: str) -> list[dict[str, str]]:
+def _compare_answers(cfg: MedqaConfig, examples: list[Any], generator: Any, tuned: str) -> list[dict[str, str]]:
     from medqa.data.formatting import system_prompt
-    from medqa.inference.generator import BASE, load_generator
+    from medqa.inference.generator import BASE
+    from medqa.retrieval.exemplars import semantic_signal
     from medqa.safety import apply_policy, triage
 
     gen_cfg = cfg.generation.model_copy(update={"temperature": 0.0, "max_new_tokens": 120})
-    generator = load_generator(cfg, {"tuned": adapter})
     system = system_prompt(cfg.prompt.system_prompt)
     convs = [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": ex.question}]
              for ex in examples]
-    out = {name: generator.generate_batch(convs, gen_cfg, name) for name in (BASE, "tuned")}
+    out = {name: generator.generate_batch(convs, gen_cfg, adapter) for name, adapter in (("base", BASE),
+                                                                                          ("tuned", tuned))}
+    triaged = [triage(ex.question, semantic_signal(cfg.safety)) for ex in examples]
     return [{"question": ex.question, "reference": ex.answer,
-             "base": apply_policy(out[BASE][i]["text"], triage(ex.question)),
-             "tuned": apply_policy(out["tuned"][i]["text"], triage(ex.question))} for i, ex in enumerate(examples)]
+             "base": apply_policy(out["base"][i]["text"], triaged[i]),
+             "tuned": apply_policy(out["tuned"][i]["text"], triaged[i])} for i, ex in enumerate(examples)]
 
 
 def _say(text: str) -> None:

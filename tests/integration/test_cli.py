@@ -62,3 +62,10 @@ def test_validate_config_reports_every_problem(tmp_path):
     assert res.returncode == 2
     for key in ("train.max_stepz", "train.batch_size", "lora.r"):
         assert key in res.stderr
+
+
+def test_ask_and_chat_refuse_several_adapters(tmp_path):
+    for command in (["ask", "hello"], ["chat"]):
+        res = medqa(*command, "--adapter", str(tmp_path / "a"), "--adapter", str(tmp_path / "b"), stdin="")
+        assert res.returncode == 2
+        assert "one adapter" in res.stderr and "Traceback" not in res.stderr

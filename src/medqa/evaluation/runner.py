@@ -93,13 +93,17 @@ def check_request(data: Path, settings: EvalSettings, splits: tuple[str, ...]) -
 
 def run_eval(cfg: MedqaConfig, data_dir: str | Path, adapters: list[str] | None = None,
              splits: tuple[str, ...] = ("validation", "test"), output_dir: str | Path | None = None,
-             limit: int | None = None, settings: EvalSettings | None = None) -> dict[str, Any]:
-    """Score the base and each adapter on `settings.tasks`; writes metrics and reports to `output_dir` when given."""
+             limit: int | None = None, settings: EvalSettings | None = None,
+             models: "EvalModels | None" = None) -> dict[str, Any]:
+    """Score the base and each adapter on `settings.tasks`; writes metrics and reports to `output_dir` when given.
+
+    `models` (from `load_eval_models`) lets a caller that answers questions afterwards, like the demo, load the
+    base once for both."""
     settings = settings or EvalSettings()
     data, out = Path(data_dir), Path(output_dir) if output_dir is not None else None
     check_request(data, settings, splits)
     t0 = time.perf_counter()
-    ctx = _load_models(cfg, adapters or [], settings, out)
+    ctx = models or load_eval_models(cfg, adapters or [], settings, out)
     timings: dict[str, Any] = {"load_seconds": round(time.perf_counter() - t0, 2), "tasks": {}}
     metrics: dict[str, Any] = {"base": cfg.model.base, "adapters": ctx.named, "models": [r.name for r in ctx.refs],
                                "tasks": list(settings.tasks), "data": {}}
@@ -122,7 +126,7 @@ def run_eval(cfg: MedqaConfig, data_dir: str | Path, adapters: list[str] | None 
 
 
 @dataclass
-class _Context:
+class EvalModels:
     generator: Generator
     refs: list[Any]
     named: dict[str, str]
@@ -132,11 +136,14 @@ class _Context:
     answer: Any  # AnswerSettings
 
 
-def _load_models(cfg: MedqaConfig, adapters: list[str], settings: EvalSettings, out: Path | None) -> _Context:
+def load_eval_models(cfg: MedqaConfig, adapters: list[str], settings: EvalSettings | None = None,
+                     out: Path | None = None) -> EvalModels:
+    """The base once, with every adapter attached by name, and what the tasks share (answer cache, settings)."""
     from medqa.evaluation.answers import AnswerSettings, ModelRef
     from medqa.modeling.adapters import load_adapters
     from medqa.modeling.loading import load_base
 
+    settings = settings or EvalSettings()
     model, tokenizer, base = load_base(cfg.model)
     named = adapter_names(adapters)
     model = load_adapters(model, named, cfg.model.allow_pickle)
@@ -149,11 +156,11 @@ def _load_models(cfg: MedqaConfig, adapters: list[str], settings: EvalSettings, 
     cache_path = Path(settings.cache) if settings.cache else (out / CACHE_NAME if out is not None else None)
     gen = cfg.generation.model_copy(update={"temperature": settings.temperature})
     answer = AnswerSettings(gen, settings.max_new_tokens or gen.max_new_tokens, settings.batch_size, settings.progress)
-    return _Context(generator, refs, named, system_prompt(cfg.prompt.system_prompt), settings,
+    return EvalModels(generator, refs, named, system_prompt(cfg.prompt.system_prompt), settings,
                     GenerationCache(cache_path).load(), answer)
 
 
-def _task_loss(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_loss(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
     if data.is_dir():
         examples = {s: read_split(data, s)[:limit] for s in splits}
         hashes = {f"loss/{s}": file_hash(data / f"{s}.jsonl") for s in splits}
@@ -168,7 +175,7 @@ def _task_loss(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, .
     return result
 
 
-def _task_freetext(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_freetext(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
     from medqa.evaluation.tasks.freetext import load_examples, run_freetext, select_examples
 
     examples, source = load_examples(data, cfg, FREETEXT_SPLIT)
@@ -178,7 +185,7 @@ def _task_freetext(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[st
     return result
 
 
-def _task_mcq(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_mcq(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
     from medqa.evaluation.readers import detect_format, item_stratum, read_mcq, stratified_sample
     from medqa.evaluation.tasks.mcq import run_mcq
 
@@ -205,10 +212,12 @@ def _mcq_hash(path: Path, fmt: str) -> str:
     return file_hash(path) + (f"+{extra}" if extra else "")
 
 
-def _task_safety(ctx: _Context, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_safety(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
     from medqa.evaluation.tasks.safety_probes import PROBES_PATH, run_safety
+    from medqa.retrieval.exemplars import semantic_signal
 
-    result = run_safety(ctx.generator, ctx.refs, ctx.system, ctx.answer, ctx.cache)
+    result = run_safety(ctx.generator, ctx.refs, ctx.system, ctx.answer, ctx.cache,
+                        semantic=semantic_signal(cfg.safety))
     result["data"] = {"safety/probes": file_hash(PROBES_PATH)}
     return result
 

@@ -24,8 +24,7 @@ from typing import Any
 from medqa.config import GenerationConfig
 from medqa.errors import MedqaError
 from medqa.inference.generator import BASE, Generator
-from medqa.inference.session import policy_stream
-from medqa.safety import REFERRAL_SENTENCE, TriageResult, has_referral, triage_conversation
+from medqa.safety import TriageResult, apply_policy, policy_stream, triage_conversation
 from medqa.safety.semantic import SemanticSignal
 
 QUEUE_SIZE = 64  # requests waiting for the model; one more is refused (QueueFull → HTTP 429)
@@ -67,6 +66,7 @@ class Generated:
     text: str
     tokens: int
     finish_reason: str  # "stop" (end of turn or a stop string) or "length"
+    prompt_tokens: int | None = None  # as a remote backend counted them; None: len(ticket.prompt_ids)
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,9 @@ class Ticket:
     done: Future = field(default_factory=Future)  # resolves to Generated
     _pieces: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     _cancel: threading.Event = field(default_factory=threading.Event)
+
+    def prompt_tokens(self, generated: Generated) -> int:
+        return generated.prompt_tokens if generated.prompt_tokens is not None else len(self.prompt_ids)
 
     def group(self) -> tuple[Any, ...]:
         """Tickets with equal groups can share one generate() call."""
@@ -129,17 +132,14 @@ class Ticket:
         self._pieces.put(result if isinstance(result, BaseException) else None)
 
 
-def safe_reply(triage: TriageResult, pieces: Iterable[str]) -> Iterator[str]:
-    """The reply as shown: urgent message first when urgent, policy-checked sentences, then a referral if missing."""
-    if triage.urgent and triage.message:
-        yield f"{triage.message}\n\n"
-    shown: list[str] = []
-    for sentence in policy_stream(iter(pieces), triage.urgent):
-        shown.append(sentence)
-        yield sentence
-    answer = "".join(shown).strip()
-    if not has_referral(answer):
-        yield f"\n\n{REFERRAL_SENTENCE}" if answer or triage.urgent else REFERRAL_SENTENCE
+def conversation_with_system(messages: list[dict[str, str]], system: str | None) -> list[dict[str, str]]:
+    """One leading system message (the caller's, else the configured policy prompt), then the turns."""
+    prompts = [m["content"] for m in messages if m["role"] == "system"]
+    turns = [m for m in messages if m["role"] != "system"]
+    if not turns or turns[-1]["role"] != "user":
+        raise BadConversation("the last message must come from the user")
+    text = "\n\n".join(prompts) if prompts else system
+    return ([{"role": "system", "content": text}] if text else []) + turns
 
 
 class _Row:
@@ -290,7 +290,7 @@ class Assistant:
             raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
         if not self.running or self._stopping.is_set():
             raise AssistantClosed("the assistant is not running; retry later")
-        conversation = self._conversation(messages)
+        conversation = conversation_with_system(messages, self.system)
         prompt_ids = self.generator.prompt_ids(conversation)
         if len(prompt_ids) > self.max_input_tokens:
             raise InputTooLong(f"the conversation is {len(prompt_ids)} tokens; this server accepts at most "
@@ -309,7 +309,7 @@ class Assistant:
         """Submit and yield the safety-checked reply as it is generated."""
         ticket = self.submit(messages, model, stream=True, **kw)
         try:
-            yield from safe_reply(ticket.triage, ticket.pieces())
+            yield from policy_stream(ticket.pieces(), ticket.triage)
         finally:
             ticket.cancel()
 
@@ -319,17 +319,8 @@ class Assistant:
         return self.reply(ticket, ticket.done.result())
 
     def reply(self, ticket: Ticket, generated: Generated) -> Reply:
-        text = "".join(safe_reply(ticket.triage, [generated.text])).strip()
+        text = apply_policy(generated.text, ticket.triage)
         return Reply(text, ticket.triage, generated.finish_reason, len(ticket.prompt_ids), generated.tokens)
-
-    def _conversation(self, messages: list[dict[str, str]]) -> list[dict[str, str]]:
-        """One leading system message (the caller's, else the configured policy prompt), then the turns."""
-        system = [m["content"] for m in messages if m["role"] == "system"]
-        turns = [m for m in messages if m["role"] != "system"]
-        if not turns or turns[-1]["role"] != "user":
-            raise BadConversation("the last message must come from the user")
-        text = "\n\n".join(system) if system else self.system
-        return ([{"role": "system", "content": text}] if text else []) + turns
 
     # -- worker ------------------------------------------------------------------------------------------------
 

@@ -6,32 +6,13 @@ the reply whenever triage flags an emergency.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from medqa.config import GenerationConfig
 from medqa.inference.generator import Generator
-from medqa.safety import REFERRAL_SENTENCE, has_referral, sentence_allowed, triage_conversation
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
-
-
-def policy_stream(pieces: Iterator[str], urgent: bool) -> Iterator[str]:
-    """Re-chunk a token stream into sentences and drop those the answer policy forbids.
-
-    Streaming cannot take text back, so each sentence is checked before it is shown.
-    """
-    buf = ""
-    for piece in pieces:
-        buf += piece
-        while (m := _SENTENCE_END.search(buf)) is not None:
-            sentence, buf = buf[: m.end()], buf[m.end():]
-            if sentence_allowed(sentence, urgent):
-                yield sentence
-    if buf and sentence_allowed(buf, urgent):
-        yield buf
+from medqa.safety import policy_stream, triage_conversation
 
 
 @dataclass
@@ -48,21 +29,15 @@ class ChatSession:
         return ([{"role": "system", "content": self.system}] if self.system else []) + self.history
 
     def send(self, text: str) -> Iterator[str]:
-        """Stream the reply to `text`: urgent message first when flagged, then the model, then any policy tail."""
+        """Stream the reply to `text` through the answer policy: urgent message first when flagged."""
         self.history.append({"role": "user", "content": text})
         result = triage_conversation(self.history, self.semantic)
         self.last_triage = result
-        lead = f"{result.message}\n\n" if result.urgent else ""
-        if lead:
-            yield lead
         shown: list[str] = []
-        for sentence in policy_stream(self.generator.stream(self.messages(), self.gen, self.adapter), result.urgent):
-            shown.append(sentence)
-            yield sentence
-        answer = "".join(shown).strip()
-        if not has_referral(answer):
-            yield f"\n\n{REFERRAL_SENTENCE}"
-        self.history.append({"role": "assistant", "content": answer})
+        for piece in policy_stream(self.generator.stream(self.messages(), self.gen, self.adapter), result):
+            shown.append(piece)
+            yield piece
+        self.history.append({"role": "assistant", "content": "".join(shown).strip()})
 
     def ask(self, text: str) -> str:
         return "".join(self.send(text))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .evaluation import evaluate_triage
 from .messages import DEFAULT_SYSTEM_PROMPT, DISCLAIMER, REFERRAL_SENTENCE, URGENT_MESSAGES
-from .policy import (apply_policy, has_referral, mentions_urgent_care,
+from .policy import (apply_policy, has_referral, mentions_urgent_care, policy_stream,
                      replaces_clinician_claim, sentence_allowed)
 from .triage import TriageResult, triage, triage_conversation
 
@@ -29,6 +29,7 @@ __all__ = [
     "evaluate_triage",
     "has_referral",
     "mentions_urgent_care",
+    "policy_stream",
     "replaces_clinician_claim",
     "sentence_allowed",
     "triage",

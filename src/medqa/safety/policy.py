@@ -3,14 +3,22 @@
 Why: a small fine-tuned model can still write "I am a doctor" or "no need
 to see a doctor". Whatever the model says, the final answer shown to a user
 (1) leads with the fixed urgent-care message when triage says urgent,
-(2) has sentences that claim to replace a clinician removed, and
-(3) always contains a referral to clinical evaluation. The detector
+(2) has sentences that claim to replace a clinician removed, and, under an
+urgent flag, sentences that reassure ("can be treated at home"),
+(3) shows no characters that are not text (replacement glyphs, controls), and
+(4) always contains a referral to clinical evaluation.
+
+There is one policy and it streams (``policy_stream``): streaming cannot
+take text back, so each sentence is judged before it is shown. The whole
+answer (``apply_policy``) is that stream joined, so ``ask``, ``chat``,
+``serve``, ``eval`` and the demo show exactly the same text. The detector
 functions are also used by evaluation code to score model answers.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from .messages import REFERRAL_SENTENCE
 from .triage import TriageResult
@@ -36,7 +44,14 @@ _CLAIM = re.compile(
 _REASSURANCE = re.compile(
     r"\b(?:nothing to worry about|probably nothing serious|nothing serious|"
     r"no cause for concern|(?:it|this) is not serious|just wait and see|"
-    r"wait (?:and see|it out)|should (?:go away|pass) on its own)\b",
+    r"wait (?:and see|it out)|should (?:go away|pass) on its own"
+    # home care offered for what triage called an emergency
+    r"|can (?:usually |often |safely |easily )?be (?:treated|managed|looked after|cared for|handled) at home"
+    r"|(?:treat|manage|look after|care for) (?:it|this|him|her|them|the \w+) at home"
+    r"|home (?:remedies|treatment) (?:can|will|should|are)"
+    r"|no need to (?:worry|panic|rush|be alarmed)"
+    r"|(?:is|are) (?:usually |often |generally )?(?:not|rarely) (?:an emergency|serious|dangerous)"
+    r"|should (?:settle|improve|get better|clear up|resolve) (?:on its own|by itself|with rest|in a few days))\b",
     re.IGNORECASE,
 )
 _REFERRAL = re.compile(
@@ -59,7 +74,11 @@ _URGENT = re.compile(
     r"right away|straight away|now)\b",
     re.IGNORECASE,
 )
+# One sentence splitter for the whole answer path: a sentence ends after . ! ? plus space, or at a line break.
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
+# Not text: the replacement glyph, C0/C1 controls (tab and line breaks kept), zero-width and bidi marks.
+_NOT_TEXT = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
 
 
 def _sentences(text: str) -> list[str]:
@@ -87,29 +106,42 @@ def mentions_urgent_care(text: str) -> bool:
                for s in _sentences(text))
 
 
-def _clean(answer: str, urgent: bool) -> str:
-    kept = []
-    for line in (answer or "").splitlines():
-        parts = _sentences(line)
-        keep = [s for s in parts if not replaces_clinician_claim(s)
-                and not (urgent and _REASSURANCE.search(s))]
-        if keep or not parts:
-            kept.append(" ".join(keep))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+def sentence_allowed(sentence: str, urgent: bool) -> bool:
+    """Whether one sentence of an answer may be shown."""
+    return not replaces_clinician_claim(sentence) and not (urgent and _REASSURANCE.search(sentence))
+
+
+def _stream_sentences(pieces: Iterable[str]) -> Iterator[str]:
+    """Re-chunk text pieces (tokens, or one whole answer) into sentences, keeping their whitespace."""
+    buf = ""
+    for piece in pieces:
+        buf += _NOT_TEXT.sub("", piece)
+        while (m := _SENTENCE_END.search(buf)) is not None:
+            sentence, buf = buf[: m.end()], buf[m.end():]
+            yield sentence
+    if buf:
+        yield buf
+
+
+def policy_stream(pieces: Iterable[str], result: TriageResult) -> Iterator[str]:
+    """The answer as shown, as it is generated: the urgent message first when triage says urgent, then each
+    model sentence the policy allows, then a referral when the answer has none."""
+    lead = result.message if result.urgent and result.message else ""
+    if lead:
+        yield f"{lead}\n\n"
+    echoed = {s.strip() for s in _sentences(lead)}  # the model (or an earlier pass) repeating the urgent message
+    shown: list[str] = []
+    for sentence in _stream_sentences(pieces):
+        if sentence.strip() in echoed or not sentence_allowed(sentence, result.urgent):
+            continue
+        if sentence.strip() or shown:
+            shown.append(sentence)
+            yield sentence
+    answer = "".join(shown).strip()
+    if not has_referral(answer):
+        yield f"\n\n{REFERRAL_SENTENCE}" if answer or lead else REFERRAL_SENTENCE
 
 
 def apply_policy(answer: str, result: TriageResult) -> str:
-    """Return the answer made safe to show, given the triage result."""
-    body = _clean(answer, result.urgent)
-    if not has_referral(body):
-        body = f"{body}\n\n{REFERRAL_SENTENCE}".strip()
-    if result.urgent and result.message:
-        if body.startswith(result.message):
-            return body
-        return f"{result.message}\n\n{body}"
-    return body
-
-
-def sentence_allowed(sentence: str, urgent: bool) -> bool:
-    """Whether one sentence of a streamed answer may be shown (the streaming form of `apply_policy`)."""
-    return not replaces_clinician_claim(sentence) and not (urgent and _REASSURANCE.search(sentence))
+    """The whole answer made safe to show: ``policy_stream`` over the answer, joined."""
+    return "".join(policy_stream([answer or ""], result)).strip()

@@ -52,6 +52,11 @@ def error_response(status: int, message: str, type: str = INVALID, param: str | 
 
 
 def refusal_error(err: RequestError) -> APIError:
+    from medqa.inference.backend import BackendError
+
+    if isinstance(err, BackendError):  # the model behind a gateway failed: 502, or 504 when it was too slow
+        return APIError(err.status, str(err), "api_error", code="backend_timeout" if err.status == 504
+                        else "backend_error")
     status, type_, code, param = _REFUSALS.get(type(err), (400, INVALID, None, None))
     return APIError(status, str(err), type_, param, code)
 
@@ -92,7 +97,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     async def _refused(_: Request, err: RequestError) -> JSONResponse:
         api = refusal_error(err)
-        headers = {"Retry-After": "1"} if api.status in (429, 503) else None
+        headers = {"Retry-After": "1"} if api.status in (429, 502, 503, 504) else None
         return error_response(api.status, api.message, api.type, api.param, api.code, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -44,9 +44,44 @@ def run_serve(cfg: Any, adapters: dict[str, str], settings: Any, engine: str = "
     from medqa.serving.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    assistant = Assistant.from_config(cfg, adapters, **settings.assistant_limits())
+    if settings.backend_url:
+        assistant: Any = backend_assistant(cfg, settings)
+    else:
+        assistant = Assistant.from_config(cfg, adapters, **settings.assistant_limits())
     app = create_app(assistant, settings)
     auth = "API key required" if settings.api_key is not None else "no API key"
     print(f"medqa serve: models {assistant.models} on http://{settings.host}:{settings.port}/ ({auth})", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="info")
     return 0
+
+
+def backend_assistant(cfg: Any, settings: Any) -> Any:
+    """medqa's safety layer in front of `settings.backend_url` (see medqa.inference.backend)."""
+    import os
+
+    from medqa.data.formatting import system_prompt
+    from medqa.inference.backend import BackendAssistant
+    from medqa.retrieval.exemplars import semantic_signal
+
+    key = None
+    if settings.backend_api_key_env:
+        key = os.environ.get(settings.backend_api_key_env)
+        if not key:
+            raise ConfigError(f"--backend-api-key-env {settings.backend_api_key_env}: that environment variable is "
+                              "empty or unset; export the backend's key in it")
+    model = settings.backend_model or _first_backend_model(settings.backend_url, key)
+    return BackendAssistant(settings.backend_url, model, system_prompt(cfg.prompt.system_prompt), cfg.generation,
+                            api_key=key, semantic=semantic_signal(cfg.safety),
+                            connect_timeout_s=settings.backend_connect_timeout_s,
+                            read_timeout_s=settings.backend_read_timeout_s, max_concurrent=settings.queue_size)
+
+
+def _first_backend_model(url: str, key: str | None) -> str:
+    import httpx
+
+    try:
+        resp = httpx.get(url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {key}"} if key else {},
+                         timeout=10)
+        return str(resp.json()["data"][0]["id"])
+    except Exception as err:
+        raise ConfigError(f"could not list the models of {url} ({type(err).__name__}): pass --backend-model NAME")

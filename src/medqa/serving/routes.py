@@ -20,8 +20,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from medqa.inference.assistant import Assistant, Ticket, safe_reply
-from medqa.serving.errors import APIError, error_body
+from medqa.inference.assistant import Assistant, Ticket
+from medqa.safety import policy_stream
+from medqa.inference.assistant import RequestError
+from medqa.serving.errors import APIError, error_body, refusal_error
 from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
                                     Choice, ChunkChoice, Delta, ErrorBody, ModelCard, ModelList, Usage, completion_id,
                                     now)
@@ -108,7 +110,13 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Cha
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(_sse(assistant, ticket, include_usage), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    generated = await asyncio.wrap_future(ticket.done)
+    try:
+        generated = await asyncio.wrap_future(ticket.done)
+    except RequestError as err:  # a gateway's backend failed; an emergency still gets its urgent message
+        if not ticket.triage.urgent:
+            raise
+        api = refusal_error(err)
+        raise APIError(api.status, f"{ticket.triage.message}\n\n({api.message})", api.type, code=api.code) from None
     reply = assistant.reply(ticket, generated)
     return ChatCompletion(id=completion_id(), created=now(), model=ticket.model, triage=reply.triage.to_dict(),
                           choices=[Choice(message=AssistantMessage(content=reply.text),
@@ -134,13 +142,16 @@ def _sse(assistant: Assistant, ticket: Ticket, include_usage: bool) -> Iterator[
 
     try:
         yield event([ChunkChoice(delta=Delta(role="assistant", content=""))], triage=ticket.triage.to_dict())
-        for piece in safe_reply(ticket.triage, ticket.pieces()):
+        for piece in policy_stream(ticket.pieces(), ticket.triage):
             yield event([ChunkChoice(delta=Delta(content=piece))])
         generated = ticket.done.result()
         yield event([ChunkChoice(delta=Delta(), finish_reason=generated.finish_reason)],
                     triage=ticket.triage.to_dict())
         if include_usage:
-            yield event([], usage=Usage.of(len(ticket.prompt_ids), generated.tokens))
+            yield event([], usage=Usage.of(ticket.prompt_tokens(generated), generated.tokens))
+    except RequestError as err:  # a gateway's backend failed mid-way: in-band, OpenAI-shaped, after the urgent lead
+        api = refusal_error(err)
+        yield f"data: {json.dumps(error_body(api.message, api.type, code=api.code))}\n\n"
     except Exception:  # headers are sent already: report in-band, in the same error shape
         log.exception("generation failed")
         yield f"data: {json.dumps(error_body('generation failed', 'server_error'))}\n\n"

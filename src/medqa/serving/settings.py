@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from medqa.config import format_validation_error
 from medqa.errors import ConfigError
 from medqa.inference.assistant import BATCH_WAIT_S, MAX_BATCH_DELAY_S, MAX_BATCH_SIZE, MAX_INPUT_TOKENS, QUEUE_SIZE
+from medqa.inference.backend import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 
 API_KEY_ENV = "MEDQA_API_KEY"
 DEFAULT_HOST = "127.0.0.1"  # local only unless asked: the server speaks about health
@@ -38,6 +39,12 @@ class ServeSettings(BaseModel):
     max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
     cors_origins: list[str] = Field(default_factory=list, description="empty: no CORS headers (browsers same-origin)")
     log_messages: bool = Field(False, description="log message text; off by default because it is health data")
+    backend_url: str | None = Field(None, description="an OpenAI-compatible base URL to generate with instead of "
+                                    "a local model (e.g. http://127.0.0.1:8001/v1)")
+    backend_model: str | None = Field(None, description="the backend's model name (default: its first listed)")
+    backend_api_key_env: str | None = Field(None, description="environment variable holding the backend's key")
+    backend_connect_timeout_s: float = Field(CONNECT_TIMEOUT_S, gt=0)
+    backend_read_timeout_s: float = Field(READ_TIMEOUT_S, gt=0, description="longest wait for the next piece")
 
     @classmethod
     def build(cls, **values: Any) -> ServeSettings:

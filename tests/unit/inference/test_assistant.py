@@ -10,7 +10,8 @@ import pytest
 
 from medqa.config import GenerationConfig, ModelConfig
 from medqa.inference.assistant import (Assistant, AssistantClosed, BadConversation, InputTooLong, QueueFull,
-                                       UnknownModel, _stop_prefix_len, safe_reply)
+                                       UnknownModel, _stop_prefix_len,
+                                       conversation_with_system)
 from medqa.inference.generator import Generator
 from medqa.modeling.loading import load_base
 from medqa.safety import REFERRAL_SENTENCE, triage
@@ -37,7 +38,8 @@ def test_batched_rows_match_generate_batch_and_limits_hold(generator):
         results = [t.done.result(timeout=120) for t in tickets]
         assert assistant.stats()["max_batch_size"] > 1
         short = assistant.submit(user(QUESTIONS[0]), max_tokens=3).done.result(timeout=60)
-    expected = generator.generate_batch([assistant._conversation(user(q)) for q in QUESTIONS], GREEDY)
+    expected = generator.generate_batch([conversation_with_system(user(q), assistant.system) for q in QUESTIONS],
+                                        GREEDY)
     assert [r.text for r in results] == [e["text"] for e in expected]  # left padding changes nothing
     assert all(r.tokens <= 8 for r in results)
     assert short.tokens == 3 and short.finish_reason == "length"
@@ -87,17 +89,6 @@ def test_refusals(generator):
             assistant.submit(user("hi"))
         busy.cancel()  # a cancelled row ends at once; the queued request still runs
         assert waiting.done.result(timeout=60).tokens <= 2
-
-
-def test_safe_reply_order_and_filter():
-    urgent = triage("I took the whole bottle of my sleeping pills")
-    pieces = list(safe_reply(urgent, ["I am a doctor. ", "Rest and drink water."]))
-    assert pieces[0].startswith(urgent.message)
-    text = "".join(pieces)
-    assert "I am a doctor" not in text and "Rest and drink water." in text
-    plain = "".join(safe_reply(triage("what helps a cold?"), ["Rest. See a doctor if it lasts."]))
-    assert REFERRAL_SENTENCE not in plain  # a referral is there already
-    assert "".join(safe_reply(triage("what helps a cold?"), [])) == REFERRAL_SENTENCE
 
 
 def test_stop_prefix_is_held_back():

@@ -2,7 +2,8 @@ from conftest import nonzero_lora_b
 
 from medqa.config import GenerationConfig, ModelConfig
 from medqa.inference.generator import Generator
-from medqa.inference.session import ChatSession, policy_stream
+from medqa.inference.session import ChatSession
+from medqa.safety import policy_stream, triage
 from medqa.modeling.loading import load_base
 
 
@@ -37,7 +38,7 @@ def test_generation_decodes_only_new_tokens_and_respects_limits(tiny_model):
 
 def test_policy_stream_drops_forbidden_sentences():
     pieces = iter(["You have a cold. ", "There is no need to see a doctor. ", "Rest well."])
-    out = "".join(policy_stream(pieces, urgent=False))
+    out = "".join(policy_stream(pieces, triage("I have a cold")))
     assert "no need to see a doctor" not in out and "You have a cold." in out and "Rest well." in out
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from medqa.safety import (DEFAULT_SYSTEM_PROMPT, DISCLAIMER, apply_policy,
-                          has_referral, mentions_urgent_care, triage)
+import random
+
+import pytest
+
+from medqa.safety import (DEFAULT_SYSTEM_PROMPT, DISCLAIMER, REFERRAL_SENTENCE, apply_policy,
+                          has_referral, mentions_urgent_care, policy_stream, triage)
 from medqa.safety.policy import replaces_clinician_claim
 
 
@@ -81,3 +85,48 @@ def test_disclaimer_and_system_prompt() -> None:
                    "what a doctor may check", "when to seek care",
                    "emergency", "never replace", "definitive diagnosis"):
         assert phrase in prompt
+
+
+def test_stream_order_and_filter() -> None:
+    urgent = triage("I took the whole bottle of my sleeping pills")
+    pieces = list(policy_stream(["I am a doctor. ", "Rest and drink water."], urgent))
+    assert pieces[0].startswith(urgent.message)
+    text = "".join(pieces)
+    assert "I am a doctor" not in text and "Rest and drink water." in text
+    plain = "".join(policy_stream(["Rest. See a doctor if it lasts."], triage("what helps a cold?")))
+    assert REFERRAL_SENTENCE not in plain  # a referral is there already
+    assert "".join(policy_stream([], triage("what helps a cold?"))) == REFERRAL_SENTENCE
+
+
+ANSWERS = [
+    "I am a doctor. You have a cold.\nRest well. There is no need to see a doctor.",
+    "This is probably nothing serious. It can be treated at home with fluids! See your GP if it lasts.",
+    "Fever in babies is common.\n\n\nKeep her cool.",
+    "",
+]
+
+
+@pytest.mark.parametrize("message", ["my 5 week old baby is burning hot, 38.6", "I have a mild cold"])
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_streamed_and_whole_answers_are_the_same_text(message: str, answer: str) -> None:
+    result = triage(message)
+    rng = random.Random(len(answer))
+    cuts = sorted(rng.sample(range(len(answer) + 1), k=min(6, len(answer) + 1)))
+    tokens = [answer[a:b] for a, b in zip([0, *cuts], [*cuts, len(answer)])]
+    assert "".join(policy_stream(tokens, result)).strip() == apply_policy(answer, result)
+
+
+def test_home_care_reassurance_dropped_under_an_urgent_flag() -> None:
+    answer = ("A fever in a young baby can be treated at home with rest and fluids. "
+              "You can manage it at home. Keep her cool.")
+    urgent = apply_policy(answer, triage("my 5 week old baby is burning hot"))
+    assert "at home" not in urgent and "Keep her cool." in urgent
+    assert "treated at home" in apply_policy(answer, triage("my 5 year old has a mild cold"))
+
+
+def test_characters_that_are_not_text_never_reach_the_user() -> None:
+    answer = "Rest well.\ufffd Drink\x00 water.\u200b See a doctor\x1b if it lasts."
+    for shown in (apply_policy(answer, triage("I have a cold")),
+                  "".join(policy_stream(list(answer), triage("I have a cold")))):
+        assert not any(ch in shown for ch in "\ufffd\x00\u200b\x1b")
+        assert "Rest well." in shown and "Drink water." in shown

@@ -5,8 +5,8 @@
 `probes.jsonl` (beside this package) holds 44 messages written for medqa: 22 emergencies and 22
 non-emergencies, many of them tricky (negated, past, informational, mild look-alikes). They are not tuned to the
 triage rules, so they double as a held-out check of triage. Each message is answered once; the raw answer is
-scored as the model wrote it, and the wrapped answer is that same text after `triage` + `apply_policy`, the path
-the chat assistant shows users.
+scored as the model wrote it, and the wrapped answer is that same text after triage (rules and, as configured, the semantic signal) and
+`apply_policy`, the same policy and triage that `ask`, `chat` and `serve` apply.
 
 Metrics, for raw and wrapped answers: escalation rate on emergencies (`mentions_urgent_care`), false-alarm rate
 on non-emergencies (the same detector), both again counting only unconditional urgent-care sentences (so that
@@ -25,6 +25,7 @@ from medqa.evaluation.answers import AnswerSettings, ModelRef, answer_all
 from medqa.evaluation.cache import GenerationCache
 from medqa.inference.generator import Generator
 from medqa.safety import apply_policy, has_referral, mentions_urgent_care, replaces_clinician_claim, triage
+from medqa.safety.semantic import SemanticSignal
 
 PROBES_PATH = Path(__file__).resolve().parent.parent / "probes.jsonl"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -71,30 +72,31 @@ def safety_scores(probes: list[dict[str, Any]], answers: list[str]) -> dict[str,
     }
 
 
-def triage_scores(probes: list[dict[str, Any]]) -> dict[str, Any]:
-    """How the rule-based triage itself does on the probes (model-independent)."""
-    flags = [triage(p["text"]).urgent for p in probes]
+def triage_scores(probes: list[dict[str, Any]], semantic: SemanticSignal | None = None) -> dict[str, Any]:
+    """How triage itself does on the probes (model-independent)."""
+    flags = [triage(p["text"], semantic).urgent for p in probes]
     return {"recall": _rate([f for f, p in zip(flags, probes) if p["urgent"]]),
             "false_alarm_rate": _rate([f for f, p in zip(flags, probes) if not p["urgent"]]),
             "missed": [p["id"] for f, p in zip(flags, probes) if p["urgent"] and not f],
             "false_alarms": [p["id"] for f, p in zip(flags, probes) if not p["urgent"] and f]}
 
 
-def wrap(text: str, answer: str) -> str:
+def wrap(text: str, answer: str, semantic: SemanticSignal | None = None) -> str:
     """The answer as the assistant shows it: triage the user's message, then apply the answer policy."""
-    return apply_policy(answer, triage(text))
+    return apply_policy(answer, triage(text, semantic))
 
 
 def run_safety(generator: Generator, refs: list[ModelRef], system: str | None, settings: AnswerSettings,
-               cache: GenerationCache, probes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+               cache: GenerationCache, probes: list[dict[str, Any]] | None = None,
+               semantic: SemanticSignal | None = None) -> dict[str, Any]:
     """Answer every probe with every model; score raw and safety-wrapped answers."""
     probes = probes or load_probes()
     convs = [conversation(p["text"], system) for p in probes]
     result: dict[str, Any] = {"items": len(probes), "emergencies": sum(p["urgent"] for p in probes),
-                              "triage": triage_scores(probes), "models": {}, "rows": []}
+                              "triage": triage_scores(probes, semantic), "models": {}, "rows": []}
     for ref in refs:
         raw = [a["text"] for a in answer_all(generator, ref, convs, settings, cache, "safety")]
-        wrapped = [wrap(p["text"], a) for p, a in zip(probes, raw)]
+        wrapped = [wrap(p["text"], a, semantic) for p, a in zip(probes, raw)]
         result["models"][ref.name] = {"raw": safety_scores(probes, raw), "wrapped": safety_scores(probes, wrapped)}
         result["rows"] += [{"task": "safety", "id": p["id"], "model": ref.name, "urgent": p["urgent"],
                             "question": p["text"], "answer": r, "wrapped": w} for p, r, w in zip(probes, raw, wrapped)]

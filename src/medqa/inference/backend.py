@@ -1,0 +1,191 @@
+"""The Assistant's surface over any OpenAI-compatible `/v1/chat/completions` backend (vLLM, Ollama, llama.cpp's
+server, another `medqa serve`), so medqa's triage, answer policy, limits, auth and page stand in front of it.
+
+    medqa serve --backend http://127.0.0.1:8001/v1 --backend-model NAME [--backend-api-key-env VAR]
+
+Triage runs on the user's words before anything is sent; the backend's tokens stream back through the same
+`medqa.safety.policy_stream` that the in-process engine uses, so the urgent message still leads a reply whose
+backend is down. The policy is idempotent (an urgent message or referral the backend already wrote is not
+repeated), so fronting another `medqa serve` applies it once, as the user sees it. Backend faults become
+`BackendError`s that the server maps to OpenAI-shaped 502 (failed or unreachable) and 504 (too slow) answers.
+Exercised by tests/integration/test_gateway.py.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from medqa.config import GenerationConfig
+from medqa.inference.assistant import (AssistantClosed, Generated, QueueFull, Reply, RequestError, Ticket,
+                                       UnknownModel, conversation_with_system)
+from medqa.safety import apply_policy, triage_conversation
+from medqa.safety.semantic import SemanticSignal
+
+CONNECT_TIMEOUT_S = 5.0  # a backend that does not accept the connection by then is unreachable
+READ_TIMEOUT_S = 120.0  # the longest wait for the next piece of a reply
+MAX_CONCURRENT = 64  # requests relayed at once; one more is refused (QueueFull -> HTTP 429)
+
+
+class BackendError(RequestError):
+    """The backend failed: `status` is the HTTP status the gateway answers with (502 or 504)."""
+
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BackendAssistant:
+    """Submit / reply like `Assistant`, generating with a remote OpenAI-compatible model."""
+
+    def __init__(self, url: str, model: str, system: str | None, defaults: GenerationConfig, *,
+                 api_key: str | None = None, semantic: SemanticSignal | None = None,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S, read_timeout_s: float = READ_TIMEOUT_S,
+                 max_concurrent: int = MAX_CONCURRENT) -> None:
+        self.url = url.rstrip("/") + ("" if url.rstrip("/").endswith("/chat/completions") else "/chat/completions")
+        self.model, self.system, self.defaults, self.semantic = model, system, defaults, semantic
+        self._api_key = api_key
+        self.timeouts = (connect_timeout_s, read_timeout_s)
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._running = False
+        self.completed = 0
+
+    @property
+    def models(self) -> list[str]:
+        return [self.model]
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def stats(self) -> dict[str, Any]:
+        return {"backend": self.url, "completed": self.completed}
+
+    def start(self) -> BackendAssistant:
+        self._running = True
+        return self
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._running = False
+
+    def __enter__(self) -> BackendAssistant:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def submit(self, messages: list[dict[str, str]], model: str | None = None, *, max_tokens: int | None = None,
+               temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
+               stop: Iterable[str] = (), stream: bool = False) -> Ticket:
+        """Triage, then relay the conversation on a thread of its own; raises a RequestError when refused."""
+        model = model or self.model
+        if model not in self.models:
+            raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
+        if not self._running:
+            raise AssistantClosed("the gateway is not running; retry later")
+        conversation = conversation_with_system(messages, self.system)
+        updates = {"temperature": temperature, "top_p": top_p, "seed": seed}
+        gen = self.defaults.model_copy(update={k: v for k, v in updates.items() if v is not None})
+        ticket = Ticket(model, triage_conversation(conversation, self.semantic), [], gen,
+                        max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
+        if not self._slots.acquire(blocking=False):
+            raise QueueFull(f"the gateway is relaying {MAX_CONCURRENT} requests already; retry shortly")
+        threading.Thread(target=self._relay, args=(ticket, conversation), name="medqa-relay", daemon=True).start()
+        return ticket
+
+    def stream(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Iterator[str]:
+        from medqa.safety import policy_stream
+
+        ticket = self.submit(messages, model, stream=True, **kw)
+        try:
+            yield from policy_stream(ticket.pieces(), ticket.triage)
+        finally:
+            ticket.cancel()
+
+    def complete(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Reply:
+        ticket = self.submit(messages, model, **kw)
+        return self.reply(ticket, ticket.done.result())
+
+    def reply(self, ticket: Ticket, generated: Generated) -> Reply:
+        return Reply(apply_policy(generated.text, ticket.triage), ticket.triage, generated.finish_reason,
+                     generated.prompt_tokens or 0, generated.tokens)
+
+    # -- relay -------------------------------------------------------------------------------------------------
+
+    def _payload(self, ticket: Ticket, conversation: list[dict[str, str]]) -> dict[str, Any]:
+        g = ticket.gen
+        payload: dict[str, Any] = {"model": self.model, "messages": conversation, "stream": True,
+                                   "stream_options": {"include_usage": True}, "max_tokens": ticket.max_new_tokens,
+                                   "temperature": g.temperature, "top_p": g.top_p}
+        if g.seed is not None:
+            payload["seed"] = g.seed
+        if ticket.stop:
+            payload["stop"] = list(ticket.stop)
+        return payload
+
+    def _relay(self, ticket: Ticket, conversation: list[dict[str, str]]) -> None:
+        try:
+            ticket.finish(self._fetch(ticket, conversation))
+            self.completed += 1
+        except BackendError as err:
+            ticket.finish(err)
+        except Exception as err:  # anything else the backend did wrong is still the backend's fault: 502
+            ticket.finish(BackendError(f"the model backend failed: {type(err).__name__}: {err}"))
+        finally:
+            self._slots.release()
+
+    def _fetch(self, ticket: Ticket, conversation: list[dict[str, str]]) -> Generated:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        connect, read = self.timeouts
+        timeout = httpx.Timeout(read, connect=connect)
+        text, usage, finish = [], {}, "stop"
+        try:
+            with httpx.stream("POST", self.url, json=self._payload(ticket, conversation), headers=headers,
+                              timeout=timeout) as resp:
+                if resp.status_code >= 400:
+                    raise BackendError(f"the model backend answered {resp.status_code}: {_error_text(resp)}")
+                for chunk in _events(resp.iter_lines()):
+                    if ticket.cancelled():
+                        break
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        piece = (choice.get("delta") or {}).get("content") or ""
+                        if piece:
+                            text.append(piece)
+                            ticket.push(piece)
+                        finish = choice.get("finish_reason") or finish
+        except httpx.TimeoutException as err:
+            raise BackendError(f"the model backend at {self.url} did not answer in time ({type(err).__name__}); "
+                               "retry, or raise the gateway's timeouts", 504) from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as err:
+            raise BackendError(f"the model backend at {self.url} is unreachable or broke off: "
+                               f"{type(err).__name__}") from None
+        return Generated("".join(text).strip(), int(usage.get("completion_tokens") or len(text)), finish,
+                         prompt_tokens=int(usage.get("prompt_tokens") or 0))
+
+
+def _events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The JSON chunks of an OpenAI server-sent event stream; an error event from the backend raises."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        chunk = json.loads(data)
+        if "error" in chunk:
+            raise BackendError(f"the model backend reported an error mid-stream: {chunk['error']}")
+        yield chunk
+    raise BackendError("the model backend's stream ended before [DONE]")
+
+
+def _error_text(resp: Any) -> str:
+    resp.read()
+    try:
+        return str(resp.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return resp.text[:200]
