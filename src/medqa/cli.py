@@ -133,18 +133,26 @@ def _generation_overrides(args: argparse.Namespace) -> list[str]:
 
 def _session(args: argparse.Namespace) -> Any:
     from medqa.data.formatting import system_prompt
-    from medqa.inference.generator import load_generator
     from medqa.inference.session import ChatSession
+    from medqa.retrieval.exemplars import semantic_signal
 
     if len(args.adapter) > 1:
         raise MedqaError(f"{args.command} answers with one adapter, got {len(args.adapter)}: pass a single --adapter "
                          "(medqa serve takes several, and eval compares them)")
+    if args.backend and args.adapter:
+        raise MedqaError("--backend generates with the backend's model: drop --adapter (serve the adapter there)")
     cfg = _config(args, _generation_overrides(args))
-    adapters = {"adapter": args.adapter[0]} if args.adapter else {}
-    from medqa.retrieval.exemplars import semantic_signal
+    if args.backend:
+        from medqa.serving.launch import openai_engine
 
-    gen = load_generator(cfg, adapters)
-    return ChatSession(gen, cfg.generation, system_prompt(cfg.prompt.system_prompt), "adapter" if adapters else None,
+        engine: Any = openai_engine(args.backend, args.backend_model, args.backend_api_key_env)
+        adapter = None
+    else:
+        from medqa.inference.generator import load_generator
+
+        engine = load_generator(cfg, {"adapter": args.adapter[0]} if args.adapter else {})
+        adapter = "adapter" if args.adapter else None
+    return ChatSession(engine, cfg.generation, system_prompt(cfg.prompt.system_prompt), adapter,
                        semantic=semantic_signal(cfg.safety))
 
 
@@ -312,6 +320,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _generation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", action="append", default=[], help="run folder, adapter folder or Hub adapter id")
     p.add_argument("--base", help="base model: embedded, Hub id, local folder or .gguf (default: the adapter's)")
+    p.add_argument("--backend", metavar="URL", help="generate with an OpenAI-compatible server instead of a local "
+                   "model (e.g. http://127.0.0.1:8001/v1); triage and the answer policy still run here")
+    p.add_argument("--backend-model", metavar="NAME", help="the backend's model name (default: its first)")
+    p.add_argument("--backend-api-key-env", metavar="VAR", help="environment variable with the backend's API key")
     p.add_argument("--max-new-tokens", type=int)
     p.add_argument("--temperature", type=float, help="0 = greedy")
     p.add_argument("--top-p", type=float)

@@ -172,3 +172,20 @@ def test_backend_killed_mid_stream_ends_the_stream_with_an_error_event(tmp_path)
     finally:
         proc.kill()
         proc.wait(10)
+
+
+def medqa_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "medqa.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_ask_with_a_backend_shows_what_the_gateway_shows(pair):
+    backend, _ = pair
+    res = medqa_cli("ask", STROKE, "--backend", f"{backend}/v1", "--backend-model", "base", *GEN)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ask(backend, STROKE).choices[0].message.content
+
+
+def test_ask_with_a_dead_backend_still_leads_with_the_urgent_message():
+    res = medqa_cli("ask", STROKE, "--backend", f"http://127.0.0.1:{free_port()}/v1", "--backend-model", "base")
+    assert res.returncode == 2 and "unreachable" in res.stderr and "Traceback" not in res.stderr
+    assert res.stdout.startswith(triage(STROKE).message)

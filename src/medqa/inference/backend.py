@@ -2,6 +2,7 @@
 server, another `medqa serve`), so medqa's triage, answer policy, limits, auth and page stand in front of it.
 
     medqa serve --backend http://127.0.0.1:8001/v1 --backend-model NAME [--backend-api-key-env VAR]
+    medqa ask "question" --backend http://127.0.0.1:8001/v1        # also chat
 
 Triage runs on the user's words before anything is sent; the backend's tokens stream back through the same
 `medqa.safety.policy_stream` that the in-process engine uses, so the urgent message still leads a reply whose
@@ -37,17 +38,75 @@ class BackendError(RequestError):
         self.status = status
 
 
+class OpenAIEngine:
+    """Generation by a remote `/v1/chat/completions`: the in-process Generator's `stream()`, over HTTP.
+
+    `ask` and `chat` take it in place of a Generator (`--backend`); `BackendAssistant` relays through it."""
+
+    def __init__(self, url: str, model: str, api_key: str | None = None,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S, read_timeout_s: float = READ_TIMEOUT_S) -> None:
+        base = url.rstrip("/")
+        self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
+        self.model, self._api_key = model, api_key
+        self.timeouts = (connect_timeout_s, read_timeout_s)
+
+    def stream(self, messages: list[dict[str, str]], gen: GenerationConfig, adapter: str | None = None) -> Iterator[str]:
+        """The backend's text pieces as they arrive (raw: the caller applies triage and policy)."""
+        for item in self.chunks(messages, gen, gen.max_new_tokens):
+            if isinstance(item, str):
+                yield item
+
+    def chunks(self, messages: list[dict[str, str]], gen: GenerationConfig, max_tokens: int,
+               stop: tuple[str, ...] = ()) -> Iterator[str | Generated]:
+        """Text pieces, then one `Generated` with the finish reason and the backend's token counts."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        connect, read = self.timeouts
+        text: list[str] = []
+        usage: dict[str, Any] = {}
+        finish = "stop"
+        try:
+            with httpx.stream("POST", self.url, json=self._payload(messages, gen, max_tokens, stop), headers=headers,
+                              timeout=httpx.Timeout(read, connect=connect)) as resp:
+                if resp.status_code >= 400:
+                    raise BackendError(f"the model backend answered {resp.status_code}: {_error_text(resp)}")
+                for chunk in _events(resp.iter_lines()):
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or []:
+                        piece = (choice.get("delta") or {}).get("content") or ""
+                        if piece:
+                            text.append(piece)
+                            yield piece
+                        finish = choice.get("finish_reason") or finish
+        except httpx.TimeoutException as err:
+            raise BackendError(f"the model backend at {self.url} did not answer in time ({type(err).__name__}); "
+                               "retry, or raise the timeouts", 504) from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as err:
+            raise BackendError(f"the model backend at {self.url} is unreachable or broke off: "
+                               f"{type(err).__name__}") from None
+        yield Generated("".join(text).strip(), int(usage.get("completion_tokens") or len(text)), finish,
+                        prompt_tokens=int(usage.get("prompt_tokens") or 0))
+
+    def _payload(self, messages: list[dict[str, str]], gen: GenerationConfig, max_tokens: int,
+                 stop: tuple[str, ...]) -> dict[str, Any]:
+        payload: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
+                                   "stream_options": {"include_usage": True}, "max_tokens": max_tokens,
+                                   "temperature": gen.temperature, "top_p": gen.top_p}
+        if gen.seed is not None:
+            payload["seed"] = gen.seed
+        if stop:
+            payload["stop"] = list(stop)
+        return payload
+
+
 class BackendAssistant:
     """Submit / reply like `Assistant`, generating with a remote OpenAI-compatible model."""
 
-    def __init__(self, url: str, model: str, system: str | None, defaults: GenerationConfig, *,
-                 api_key: str | None = None, semantic: SemanticSignal | None = None,
-                 connect_timeout_s: float = CONNECT_TIMEOUT_S, read_timeout_s: float = READ_TIMEOUT_S,
-                 max_concurrent: int = MAX_CONCURRENT) -> None:
-        self.url = url.rstrip("/") + ("" if url.rstrip("/").endswith("/chat/completions") else "/chat/completions")
-        self.model, self.system, self.defaults, self.semantic = model, system, defaults, semantic
-        self._api_key = api_key
-        self.timeouts = (connect_timeout_s, read_timeout_s)
+    def __init__(self, engine: OpenAIEngine, system: str | None, defaults: GenerationConfig, *,
+                 semantic: SemanticSignal | None = None, max_concurrent: int = MAX_CONCURRENT) -> None:
+        self.engine, self.system, self.defaults, self.semantic = engine, system, defaults, semantic
+        self.model = engine.model
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._running = False
         self.completed = 0
@@ -61,7 +120,7 @@ class BackendAssistant:
         return self._running
 
     def stats(self) -> dict[str, Any]:
-        return {"backend": self.url, "completed": self.completed}
+        return {"backend": self.engine.url, "completed": self.completed}
 
     def start(self) -> BackendAssistant:
         self._running = True
@@ -114,58 +173,23 @@ class BackendAssistant:
 
     # -- relay -------------------------------------------------------------------------------------------------
 
-    def _payload(self, ticket: Ticket, conversation: list[dict[str, str]]) -> dict[str, Any]:
-        g = ticket.gen
-        payload: dict[str, Any] = {"model": self.model, "messages": conversation, "stream": True,
-                                   "stream_options": {"include_usage": True}, "max_tokens": ticket.max_new_tokens,
-                                   "temperature": g.temperature, "top_p": g.top_p}
-        if g.seed is not None:
-            payload["seed"] = g.seed
-        if ticket.stop:
-            payload["stop"] = list(ticket.stop)
-        return payload
-
     def _relay(self, ticket: Ticket, conversation: list[dict[str, str]]) -> None:
         try:
-            ticket.finish(self._fetch(ticket, conversation))
-            self.completed += 1
+            for item in self.engine.chunks(conversation, ticket.gen, ticket.max_new_tokens, ticket.stop):
+                if ticket.cancelled():
+                    ticket.finish(Generated("", 0, "stop"))
+                    return
+                if isinstance(item, str):
+                    ticket.push(item)
+                else:
+                    ticket.finish(item)
+                    self.completed += 1
         except BackendError as err:
             ticket.finish(err)
         except Exception as err:  # anything else the backend did wrong is still the backend's fault: 502
             ticket.finish(BackendError(f"the model backend failed: {type(err).__name__}: {err}"))
         finally:
             self._slots.release()
-
-    def _fetch(self, ticket: Ticket, conversation: list[dict[str, str]]) -> Generated:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        connect, read = self.timeouts
-        timeout = httpx.Timeout(read, connect=connect)
-        text, usage, finish = [], {}, "stop"
-        try:
-            with httpx.stream("POST", self.url, json=self._payload(ticket, conversation), headers=headers,
-                              timeout=timeout) as resp:
-                if resp.status_code >= 400:
-                    raise BackendError(f"the model backend answered {resp.status_code}: {_error_text(resp)}")
-                for chunk in _events(resp.iter_lines()):
-                    if ticket.cancelled():
-                        break
-                    usage = chunk.get("usage") or usage
-                    for choice in chunk.get("choices") or []:
-                        piece = (choice.get("delta") or {}).get("content") or ""
-                        if piece:
-                            text.append(piece)
-                            ticket.push(piece)
-                        finish = choice.get("finish_reason") or finish
-        except httpx.TimeoutException as err:
-            raise BackendError(f"the model backend at {self.url} did not answer in time ({type(err).__name__}); "
-                               "retry, or raise the gateway's timeouts", 504) from None
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as err:
-            raise BackendError(f"the model backend at {self.url} is unreachable or broke off: "
-                               f"{type(err).__name__}") from None
-        return Generated("".join(text).strip(), int(usage.get("completion_tokens") or len(text)), finish,
-                         prompt_tokens=int(usage.get("prompt_tokens") or 0))
 
 
 def _events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:

@@ -57,23 +57,31 @@ def run_serve(cfg: Any, adapters: dict[str, str], settings: Any, engine: str = "
 
 def backend_assistant(cfg: Any, settings: Any) -> Any:
     """medqa's safety layer in front of `settings.backend_url` (see medqa.inference.backend)."""
-    import os
-
     from medqa.data.formatting import system_prompt
     from medqa.inference.backend import BackendAssistant
     from medqa.retrieval.exemplars import semantic_signal
 
+    engine = openai_engine(settings.backend_url, settings.backend_model, settings.backend_api_key_env,
+                           settings.backend_connect_timeout_s, settings.backend_read_timeout_s)
+    return BackendAssistant(engine, system_prompt(cfg.prompt.system_prompt), cfg.generation,
+                            semantic=semantic_signal(cfg.safety), max_concurrent=settings.queue_size)
+
+
+def openai_engine(url: str, model: str | None, key_env: str | None, connect_s: float | None = None,
+                  read_s: float | None = None) -> Any:
+    """An OpenAIEngine for `--backend URL`; the key is read from the named environment variable, never a flag."""
+    import os
+
+    from medqa.inference.backend import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, OpenAIEngine
+
     key = None
-    if settings.backend_api_key_env:
-        key = os.environ.get(settings.backend_api_key_env)
+    if key_env:
+        key = os.environ.get(key_env)
         if not key:
-            raise ConfigError(f"--backend-api-key-env {settings.backend_api_key_env}: that environment variable is "
-                              "empty or unset; export the backend's key in it")
-    model = settings.backend_model or _first_backend_model(settings.backend_url, key)
-    return BackendAssistant(settings.backend_url, model, system_prompt(cfg.prompt.system_prompt), cfg.generation,
-                            api_key=key, semantic=semantic_signal(cfg.safety),
-                            connect_timeout_s=settings.backend_connect_timeout_s,
-                            read_timeout_s=settings.backend_read_timeout_s, max_concurrent=settings.queue_size)
+            raise ConfigError(f"--backend-api-key-env {key_env}: that environment variable is empty or unset; "
+                              "export the backend's key in it")
+    return OpenAIEngine(url, model or _first_backend_model(url, key), key, connect_s or CONNECT_TIMEOUT_S,
+                        read_s or READ_TIMEOUT_S)
 
 
 def _first_backend_model(url: str, key: str | None) -> str:
