@@ -75,6 +75,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. safety.semantic=false to time the rules-only triage")
     args = ap.parse_args()
 
     from medqa.config import build_config
@@ -84,7 +86,7 @@ def main() -> None:
     ceiling = matmul_ceiling()
     print(f"matmul ceiling: fp32 {ceiling['fp32']:.0f} GFLOP/s, bf16 {ceiling['bf16']:.0f} GFLOP/s", flush=True)
     adapter = args.adapter or quick_adapter(Path(tempfile.mkdtemp(prefix="medqa-gen-")))
-    cfg = build_config({}, [f"model.dtype={args.dtype}", "generation.repetition_penalty=1.0"])
+    cfg = build_config({}, [f"model.dtype={args.dtype}", "generation.repetition_penalty=1.0", *args.set])
     assistant = Assistant.from_config(cfg, {"tuned": adapter}).start()
     gen = assistant.generator
     system = assistant.system

@@ -12,12 +12,13 @@ Exercised by `medqa serve` (tests/integration/test_server.py) and `python benchm
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from medqa.inference.generator import BASE, Generator
 from medqa.safety import TriageResult, apply_policy, policy_stream, triage_conversation
 from medqa.safety.semantic import SemanticSignal
 
+log = logging.getLogger("medqa.inference")
 QUEUE_SIZE = 64  # requests waiting for the model; one more is refused (QueueFull → HTTP 429)
 MAX_BATCH_SIZE = 8  # rows in one generate() call
 BATCH_WAIT_S = 0.01  # a forming batch closes once no request has arrived for this long...
@@ -85,7 +87,7 @@ class Ticket:
     """One queued request: its prompt and settings, and where its text goes."""
 
     model: str
-    triage: TriageResult
+    first_triage: TriageResult  # the rules' verdict, known before the request is queued
     prompt_ids: list[int]
     gen: GenerationConfig
     max_new_tokens: int
@@ -94,6 +96,12 @@ class Ticket:
     done: Future = field(default_factory=Future)  # resolves to Generated
     _pieces: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     _cancel: threading.Event = field(default_factory=threading.Event)
+    final_triage: Future | None = None  # rules + semantic signal, computed while the request waits or generates
+
+    @property
+    def triage(self) -> TriageResult:
+        """The full triage result (waits for the semantic signal's few milliseconds if they are not over yet)."""
+        return self.final_triage.result() if self.final_triage is not None else self.first_triage
 
     def prompt_tokens(self, generated: Generated) -> int:
         return generated.prompt_tokens if generated.prompt_tokens is not None else len(self.prompt_ids)
@@ -222,6 +230,9 @@ class Assistant:
                  semantic: SemanticSignal | None = None) -> None:
         self.generator, self.system, self.defaults = generator, system, defaults
         self.semantic = semantic  # triage's second signal; None = rules alone
+        # The semantic signal embeds every message (tens of ms): run beside generation, not before queueing, so
+        # concurrent requests still reach the batcher together. One thread: the tokenizer is not re-entrant.
+        self._triage_pool = ThreadPoolExecutor(1, thread_name_prefix="medqa-triage") if semantic else None
         self.max_batch_size, self.batch_wait_s, self.max_input_tokens = max_batch_size, batch_wait_s, max_input_tokens
         self._queue: queue.Queue[Ticket] = queue.Queue(maxsize=queue_size)
         self._stopping = threading.Event()
@@ -266,6 +277,9 @@ class Assistant:
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking requests, let the running batch finish, and fail whatever is still queued."""
         self._stopping.set()
+        if self._triage_pool is not None:
+            self._triage_pool.shutdown(wait=False)
+            self._triage_pool = ThreadPoolExecutor(1, thread_name_prefix="medqa-triage")  # a restart still triages
         if self._worker is not None:
             self._worker.join(timeout)
         while True:
@@ -297,13 +311,22 @@ class Assistant:
                                f"{self.max_input_tokens}: shorten it or drop earlier turns")
         updates = {"temperature": temperature, "top_p": top_p, "seed": seed}
         gen = self.defaults.model_copy(update={k: v for k, v in updates.items() if v is not None})
-        ticket = Ticket(model, triage_conversation(conversation, self.semantic), prompt_ids, gen,
+        ticket = Ticket(model, triage_conversation(conversation), prompt_ids, gen,
                         max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
         try:
             self._queue.put_nowait(ticket)
         except queue.Full:
             raise QueueFull(f"{self._queue.maxsize} requests are already waiting; retry shortly") from None
+        if self._triage_pool is not None:
+            ticket.final_triage = self._triage_pool.submit(self._full_triage, conversation, ticket.first_triage)
         return ticket
+
+    def _full_triage(self, conversation: list[dict[str, str]], rules: TriageResult) -> TriageResult:
+        try:
+            return triage_conversation(conversation, self.semantic)
+        except Exception:  # the rules' verdict stands; a broken embedder must not fail the request
+            log.exception("semantic triage failed; answering with the rules' verdict")
+            return rules
 
     def stream(self, messages: list[dict[str, str]], model: str = BASE, **kw: Any) -> Iterator[str]:
         """Submit and yield the safety-checked reply as it is generated."""

