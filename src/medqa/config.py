@@ -228,7 +228,7 @@ class SafetyConfig(StrictModel):
     """Triage before every answer: the rules always run; the semantic exemplar signal is a second opinion."""
 
     semantic: bool = Field(True, description="also compare each sentence with the emergency exemplar bank "
-                           "(all-MiniLM-L6-v2, ~15 ms a message); false = rules alone")
+                           "(all-MiniLM-L6-v2, tens of ms a message); false = rules alone")
     semantic_min_score: float = Field(0.55, ge=0.0, le=1.0, description="cosine similarity an emergency "
                                       "exemplar must reach")
     semantic_margin: float = Field(0.08, ge=0.0, le=1.0, description="how far it must beat the nearest routine "

@@ -14,6 +14,7 @@ from medqa.retrieval.dense import DenseIndex
 from medqa.retrieval.encoder import load_encoder
 from medqa.safety.semantic import (EMERGENCY, EXEMPLARS_FILE, MARGIN, MIN_SCORE, ROUTINE, SemanticSignal,
                                    load_exemplars, message_parts)
+from medqa.safety.triage import conversation_parts
 
 
 @lru_cache(maxsize=4)
@@ -35,28 +36,21 @@ def mine_exemplars(rows: list[dict[str, Any]], signal: SemanticSignal) -> list[d
     """New bank rows from a labelled triage set: every current part of a non-emergency becomes a routine
     exemplar of the category it nearly matches, and the most emergency-like part of each emergency an
     emergency exemplar. Used once per development set; the set then counts as training data, not held-out."""
-    import importlib
-
-    triage_module = importlib.import_module("medqa.safety.triage")
     known = {e.text for e in signal.exemplars}
     mined: list[dict[str, str]] = []
     for row in rows:
-        if "messages" in row:
-            turns = triage_module._user_turns(row["messages"])
-            parts = triage_module._new_parts(turns[-(triage_module._CONTEXT_TURNS + 1):])
-        else:
-            parts = message_parts(row["text"])
+        parts = conversation_parts(row["messages"]) if "messages" in row else message_parts(row["text"])
         parts = [p for p in parts if len(p.split()) >= 3 and p not in known]
         if not parts:
             continue
-        if not row["urgent"]:
-            mined += [{"text": p, "label": ROUTINE, "category": row["category"]} for p in parts]
-            continue
-        rows_scores = signal.scorer(parts)
-        margins = [signal.margin_of(r) for r in rows_scores]
-        mined.append({"text": parts[max(range(len(parts)), key=margins.__getitem__)], "label": EMERGENCY,
-                      "category": row["category"]})
-        known.update(m["text"] for m in mined)
+        if row["urgent"]:
+            margins = [signal.margin_of(r) for r in signal.scorer(parts)]
+            new = [{"text": parts[max(range(len(parts)), key=margins.__getitem__)], "label": EMERGENCY,
+                    "category": row["category"]}]
+        else:
+            new = [{"text": p, "label": ROUTINE, "category": row["category"]} for p in parts]
+        mined += new
+        known.update(m["text"] for m in new)
     return mined
 
 

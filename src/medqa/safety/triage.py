@@ -153,6 +153,15 @@ def _new_parts(window: Sequence[str]) -> list[str]:
     return [p for p in message_parts("\n".join(window)) if p not in earlier]
 
 
+def conversation_parts(messages: list[dict]) -> list[str]:
+    """What the semantic signal reads for a conversation: the latest turn's parts, then its parts with context."""
+    turns = _user_turns(messages)
+    if not turns:
+        return []
+    parts = message_parts(turns[-1])
+    return parts + [p for p in _new_parts(turns[-(_CONTEXT_TURNS + 1):]) if p not in parts] if len(turns) > 1 else parts
+
+
 def triage_conversation(messages: list[dict], semantic: SemanticSignal | None = None) -> TriageResult:
     """Triage the latest user turn, using earlier user turns as context.
 

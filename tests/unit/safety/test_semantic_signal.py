@@ -82,3 +82,20 @@ def test_cli_json_names_the_signal() -> None:
     rules = subprocess.run([sys.executable, "-m", "medqa.cli", "triage", "--json", "--rules-only", UNSEEN],
                            capture_output=True, text=True, timeout=300, check=True).stdout
     assert json.loads(rules.strip().splitlines()[-1])["urgent"] is False
+
+
+def test_mining_a_labelled_set_gives_new_exemplars(semantic: SemanticSignal) -> None:
+    from medqa.retrieval.exemplars import mine_exemplars
+
+    rows = [{"text": "My knee clicks when I climb stairs. It has done so for years.", "urgent": False,
+             "category": "trauma"},
+            {"messages": [{"role": "user", "content": "my dad fell off the shed roof"},
+                          {"role": "assistant", "content": "Is he hurt?"},
+                          {"role": "user", "content": "he can't feel his legs at all. he is awake and scared."}],
+             "urgent": True, "category": "trauma"}]
+    mined = mine_exemplars(rows, semantic)
+    routine = [m for m in mined if m["label"] == "routine"]
+    emergency = [m for m in mined if m["label"] == "emergency"]
+    assert {m["text"] for m in routine} >= {"my knee clicks when i climb stairs."}
+    assert len(emergency) == 1 and "legs" in emergency[0]["text"]
+    assert len({m["text"] for m in mined}) == len(mined)
