@@ -143,9 +143,9 @@ def _session(args: argparse.Namespace) -> Any:
         raise MedqaError("--backend generates with the backend's model: drop --adapter (serve the adapter there)")
     cfg = _config(args, _generation_overrides(args))
     if args.backend:
-        from medqa.serving.launch import openai_engine
+        from medqa.inference.backend import connect
 
-        engine: Any = openai_engine(args.backend, args.backend_model, args.backend_api_key_env)
+        engine: Any = connect(args.backend, args.backend_model, args.backend_api_key_env)
         adapter = None
     else:
         from medqa.inference.generator import load_generator

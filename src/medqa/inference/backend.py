@@ -20,9 +20,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from medqa.config import GenerationConfig
-from medqa.inference.assistant import (AssistantClosed, Generated, QueueFull, Reply, RequestError, Ticket,
-                                       UnknownModel, conversation_with_system)
-from medqa.safety import apply_policy, triage_conversation
+from medqa.errors import ConfigError
+from medqa.inference.assistant import (Answering, AssistantClosed, Generated, QueueFull, RequestError, Ticket,
+                                       UnknownModel, conversation_with_system, sampling)
+from medqa.safety import triage_conversation
 from medqa.safety.semantic import SemanticSignal
 
 CONNECT_TIMEOUT_S = 5.0  # a backend that does not accept the connection by then is unreachable
@@ -100,13 +101,41 @@ class OpenAIEngine:
         return payload
 
 
-class BackendAssistant:
-    """Submit / reply like `Assistant`, generating with a remote OpenAI-compatible model."""
+def connect(url: str, model: str | None, key_env: str | None, connect_timeout_s: float | None = None,
+            read_timeout_s: float | None = None) -> OpenAIEngine:
+    """The engine for `--backend URL`: the key comes from the named environment variable (never a flag, never
+    logged), and the model, when not given, is the backend's first listed one."""
+    import os
+
+    key = None
+    if key_env:
+        key = os.environ.get(key_env)
+        if not key:
+            raise ConfigError(f"--backend-api-key-env {key_env}: that environment variable is empty or unset; "
+                              "export the backend's key in it")
+    return OpenAIEngine(url, model or _first_model(url, key), key, connect_timeout_s or CONNECT_TIMEOUT_S,
+                        read_timeout_s or READ_TIMEOUT_S)
+
+
+def _first_model(url: str, key: str | None) -> str:
+    import httpx
+
+    try:
+        resp = httpx.get(url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {key}"} if key else {},
+                         timeout=10)
+        return str(resp.json()["data"][0]["id"])
+    except Exception as err:
+        raise ConfigError(f"could not list the models of {url} ({type(err).__name__}): pass --backend-model NAME")
+
+
+class BackendAssistant(Answering):
+    """Submit / stream / reply like `Assistant`, generating with a remote OpenAI-compatible model."""
 
     def __init__(self, engine: OpenAIEngine, system: str | None, defaults: GenerationConfig, *,
                  semantic: SemanticSignal | None = None, max_concurrent: int = MAX_CONCURRENT) -> None:
         self.engine, self.system, self.defaults, self.semantic = engine, system, defaults, semantic
         self.model = engine.model
+        self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._running = False
         self.completed = 0
@@ -129,12 +158,6 @@ class BackendAssistant:
     def close(self, timeout: float = 30.0) -> None:
         self._running = False
 
-    def __enter__(self) -> BackendAssistant:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
     def submit(self, messages: list[dict[str, str]], model: str | None = None, *, max_tokens: int | None = None,
                temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
                stop: Iterable[str] = (), stream: bool = False) -> Ticket:
@@ -145,31 +168,13 @@ class BackendAssistant:
         if not self._running:
             raise AssistantClosed("the gateway is not running; retry later")
         conversation = conversation_with_system(messages, self.system)
-        updates = {"temperature": temperature, "top_p": top_p, "seed": seed}
-        gen = self.defaults.model_copy(update={k: v for k, v in updates.items() if v is not None})
-        ticket = Ticket(model, triage_conversation(conversation, self.semantic), [], gen,
+        ticket = Ticket(model, triage_conversation(conversation, self.semantic), [],
+                        sampling(self.defaults, temperature, top_p, seed),
                         max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
         if not self._slots.acquire(blocking=False):
-            raise QueueFull(f"the gateway is relaying {MAX_CONCURRENT} requests already; retry shortly")
+            raise QueueFull(f"the gateway is relaying {self.max_concurrent} requests already; retry shortly")
         threading.Thread(target=self._relay, args=(ticket, conversation), name="medqa-relay", daemon=True).start()
         return ticket
-
-    def stream(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Iterator[str]:
-        from medqa.safety import policy_stream
-
-        ticket = self.submit(messages, model, stream=True, **kw)
-        try:
-            yield from policy_stream(ticket.pieces(), ticket.triage)
-        finally:
-            ticket.cancel()
-
-    def complete(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Reply:
-        ticket = self.submit(messages, model, **kw)
-        return self.reply(ticket, ticket.done.result())
-
-    def reply(self, ticket: Ticket, generated: Generated) -> Reply:
-        return Reply(apply_policy(generated.text, ticket.triage), ticket.triage, generated.finish_reason,
-                     generated.prompt_tokens or 0, generated.tokens)
 
     # -- relay -------------------------------------------------------------------------------------------------
 

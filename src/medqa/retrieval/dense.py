@@ -23,7 +23,9 @@ class Encoder(Protocol):
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MEDQA_HOME", Path.home() / ".cache" / "medqa")) / "vectors"
+    from medqa.modeling.embedded import medqa_home
+
+    return medqa_home() / "vectors"
 
 
 def cached_vectors(encoder: Encoder, texts: Sequence[str], cache: Path | None = None) -> np.ndarray:

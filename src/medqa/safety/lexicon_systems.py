@@ -12,29 +12,19 @@ symptom terms (confusion, drowsy, nausea, breathless...).
 
 from __future__ import annotations
 
-import re
-
-from .terms import Term, near, term
-
-_SUGAR = re.compile(r"(\d+(?:\.\d+)?)")
+from .terms import Term, first_number, near, term
 
 
 def is_high_sugar(text: str) -> bool:
-    """A glucose reading of 15+ mmol/L or 270+ mg/dL, or a 'HI' meter reading."""
-    found = _SUGAR.search(text)
-    if not found:
-        return True  # "sugar is really high", "meter says hi"
-    value = float(found.group(1))
-    return 15 <= value <= 60 or value >= 270
+    """A glucose reading of 15+ mmol/L or 270+ mg/dL, or a worded one ("really high", "meter says hi")."""
+    value = first_number(text)
+    return value is None or 15 <= value <= 60 or value >= 270
 
 
 def is_low_sugar(text: str) -> bool:
     """A glucose reading under 4 mmol/L or under 70 mg/dL, or a worded 'low'."""
-    found = _SUGAR.search(text)
-    if not found:
-        return True
-    value = float(found.group(1))
-    return value < 4 or 10 <= value < 70
+    value = first_number(text)
+    return value is None or value < 4 or 10 <= value < 70
 
 
 _READING = r"(?:blood )?(?:sugars?|glucose|bm|bgl?|reading|levels?|meter|monitor)"

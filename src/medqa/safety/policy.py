@@ -74,15 +74,14 @@ _URGENT = re.compile(
     r"right away|straight away|now)\b",
     re.IGNORECASE,
 )
-# One sentence splitter for the whole answer path: a sentence ends after . ! ? plus space, or at a line break.
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# The one sentence splitter of the answer path: a sentence ends after . ! ? plus space, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n")
 # Not text: the replacement glyph, C0/C1 controls (tab and line breaks kept), zero-width and bidi marks.
 _NOT_TEXT = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\ufeff]")
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE.split(text or "") if s.strip()]
+    return [s for s in _stream_sentences([text or ""]) if s.strip()]
 
 
 def replaces_clinician_claim(text: str) -> bool:

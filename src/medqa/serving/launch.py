@@ -58,38 +58,10 @@ def run_serve(cfg: Any, adapters: dict[str, str], settings: Any, engine: str = "
 def backend_assistant(cfg: Any, settings: Any) -> Any:
     """medqa's safety layer in front of `settings.backend_url` (see medqa.inference.backend)."""
     from medqa.data.formatting import system_prompt
-    from medqa.inference.backend import BackendAssistant
+    from medqa.inference.backend import BackendAssistant, connect
     from medqa.retrieval.exemplars import semantic_signal
 
-    engine = openai_engine(settings.backend_url, settings.backend_model, settings.backend_api_key_env,
-                           settings.backend_connect_timeout_s, settings.backend_read_timeout_s)
+    engine = connect(settings.backend_url, settings.backend_model, settings.backend_api_key_env,
+                     settings.backend_connect_timeout_s, settings.backend_read_timeout_s)
     return BackendAssistant(engine, system_prompt(cfg.prompt.system_prompt), cfg.generation,
                             semantic=semantic_signal(cfg.safety), max_concurrent=settings.queue_size)
-
-
-def openai_engine(url: str, model: str | None, key_env: str | None, connect_s: float | None = None,
-                  read_s: float | None = None) -> Any:
-    """An OpenAIEngine for `--backend URL`; the key is read from the named environment variable, never a flag."""
-    import os
-
-    from medqa.inference.backend import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, OpenAIEngine
-
-    key = None
-    if key_env:
-        key = os.environ.get(key_env)
-        if not key:
-            raise ConfigError(f"--backend-api-key-env {key_env}: that environment variable is empty or unset; "
-                              "export the backend's key in it")
-    return OpenAIEngine(url, model or _first_backend_model(url, key), key, connect_s or CONNECT_TIMEOUT_S,
-                        read_s or READ_TIMEOUT_S)
-
-
-def _first_backend_model(url: str, key: str | None) -> str:
-    import httpx
-
-    try:
-        resp = httpx.get(url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {key}"} if key else {},
-                         timeout=10)
-        return str(resp.json()["data"][0]["id"])
-    except Exception as err:
-        raise ConfigError(f"could not list the models of {url} ({type(err).__name__}): pass --backend-model NAME")

@@ -20,9 +20,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from medqa.inference.assistant import Assistant, Ticket
+from medqa.inference.assistant import Assistant, RequestError, Ticket
 from medqa.safety import policy_stream
-from medqa.inference.assistant import RequestError
 from medqa.serving.errors import APIError, error_body, refusal_error
 from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
                                     Choice, ChunkChoice, Delta, ErrorBody, ModelCard, ModelList, Usage, completion_id,

@@ -14,7 +14,7 @@ from medqa.inference.assistant import (Assistant, AssistantClosed, BadConversati
                                        conversation_with_system)
 from medqa.inference.generator import Generator
 from medqa.modeling.loading import load_base
-from medqa.safety import REFERRAL_SENTENCE, triage
+from medqa.safety import REFERRAL_SENTENCE
 
 GREEDY = GenerationConfig(temperature=0.0, max_new_tokens=8)
 QUESTIONS = ["My ankle is swollen after a fall.", "What helps a mild cold?", "Why do I sneeze in the sun?",

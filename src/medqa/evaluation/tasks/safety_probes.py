@@ -74,7 +74,10 @@ def safety_scores(probes: list[dict[str, Any]], answers: list[str]) -> dict[str,
 
 def triage_scores(probes: list[dict[str, Any]], semantic: SemanticSignal | None = None) -> dict[str, Any]:
     """How triage itself does on the probes (model-independent)."""
-    flags = [triage(p["text"], semantic).urgent for p in probes]
+    return _triage_rates(probes, [triage(p["text"], semantic).urgent for p in probes])
+
+
+def _triage_rates(probes: list[dict[str, Any]], flags: list[bool]) -> dict[str, Any]:
     return {"recall": _rate([f for f, p in zip(flags, probes) if p["urgent"]]),
             "false_alarm_rate": _rate([f for f, p in zip(flags, probes) if not p["urgent"]]),
             "missed": [p["id"] for f, p in zip(flags, probes) if p["urgent"] and not f],
@@ -92,11 +95,13 @@ def run_safety(generator: Generator, refs: list[ModelRef], system: str | None, s
     """Answer every probe with every model; score raw and safety-wrapped answers."""
     probes = probes or load_probes()
     convs = [conversation(p["text"], system) for p in probes]
+    verdicts = [triage(p["text"], semantic) for p in probes]  # once per probe, shared by every model
     result: dict[str, Any] = {"items": len(probes), "emergencies": sum(p["urgent"] for p in probes),
-                              "triage": triage_scores(probes, semantic), "models": {}, "rows": []}
+                              "triage": _triage_rates(probes, [v.urgent for v in verdicts]), "models": {},
+                              "rows": []}
     for ref in refs:
         raw = [a["text"] for a in answer_all(generator, ref, convs, settings, cache, "safety")]
-        wrapped = [wrap(p["text"], a, semantic) for p, a in zip(probes, raw)]
+        wrapped = [apply_policy(a, v) for a, v in zip(raw, verdicts)]
         result["models"][ref.name] = {"raw": safety_scores(probes, raw), "wrapped": safety_scores(probes, wrapped)}
         result["rows"] += [{"task": "safety", "id": p["id"], "model": ref.name, "urgent": p["urgent"],
                             "question": p["text"], "answer": r, "wrapped": w} for p, r, w in zip(probes, raw, wrapped)]
