@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from medqa.config import build_config
-from medqa.inference.assistant import Assistant, Generated
+from medqa.inference.assistant import Assistant
+from medqa.inference.rows import Generated
 
 QUESTIONS = [
     "I have had a dry cough for two weeks. What could cause it?",

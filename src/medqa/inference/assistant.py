@@ -2,8 +2,9 @@
 
 Callers `submit()` a conversation and get a `Ticket` at once; a worker thread collects the tickets that arrive
 within a few milliseconds, groups them by (adapter, sampling settings) and runs each group as one padded
-`generate()` call. One hook per step hands every row its new token, so each request streams its own text, stops
-at its own `max_tokens` or stop string, and can be cancelled without holding up the rest of its batch.
+`generate()` call through the Generator's one loop (`Generator.run`), whose rows (medqa.inference.rows) let each
+request stream its own text, stop at its own `max_tokens` or stop string, and be cancelled without holding up the
+rest of its batch.
 
 Safety: triage runs on the user's words before the request is queued; the urgent message leads the reply when
 triage says urgent; model sentences pass the answer policy; a referral is appended when the answer lacks one.
@@ -25,6 +26,7 @@ from typing import Any
 from medqa.config import GenerationConfig
 from medqa.errors import MedqaError
 from medqa.inference.generator import BASE, Generator
+from medqa.inference.rows import Generated, Row
 from medqa.safety import TriageResult, apply_policy, policy_stream, triage_conversation
 from medqa.safety.semantic import SemanticSignal
 
@@ -59,16 +61,6 @@ class QueueFull(RequestError):
 
 class AssistantClosed(RequestError):
     pass
-
-
-@dataclass(frozen=True)
-class Generated:
-    """What the model wrote for one request, before the safety layer."""
-
-    text: str
-    tokens: int
-    finish_reason: str  # "stop" (end of turn or a stop string) or "length"
-    prompt_tokens: int | None = None  # as a remote backend counted them; None: len(ticket.prompt_ids)
 
 
 @dataclass(frozen=True)
@@ -148,77 +140,6 @@ def conversation_with_system(messages: list[dict[str, str]], system: str | None)
         raise BadConversation("the last message must come from the user")
     text = "\n\n".join(prompts) if prompts else system
     return ([{"role": "system", "content": text}] if text else []) + turns
-
-
-class _Row:
-    """One request's share of a batch: turns its token ids into text and decides when it is finished."""
-
-    def __init__(self, ticket: Ticket, tokenizer: Any, stop_ids: list[int]) -> None:
-        self.ticket, self.tokenizer, self.stop_ids = ticket, tokenizer, set(stop_ids)
-        self.ids: list[int] = []
-        self.text, self.sent, self.done, self.reason = "", 0, False, "length"
-
-    def feed(self, token: int) -> None:
-        if self.done:
-            return
-        if self.ticket.cancelled() or token in self.stop_ids:
-            self._end("stop", flush=not self.ticket.cancelled())
-            return
-        self.ids.append(token)
-        self.text = self.tokenizer.decode(self.ids, skip_special_tokens=True).lstrip()
-        cut = min((i for s in self.ticket.stop if (i := self.text.find(s)) >= 0), default=-1)
-        if cut >= 0:
-            self.text = self.text[:cut]
-            self._end("stop")
-        elif len(self.ids) >= self.ticket.max_new_tokens:
-            self._end("length")
-        else:
-            self._emit(hold=True)
-
-    def _emit(self, hold: bool) -> None:
-        end = len(self.text)
-        if hold:
-            if self.text.endswith("\ufffd"):  # half of a multi-byte character
-                return
-            end -= _stop_prefix_len(self.text, self.ticket.stop)
-        if end > self.sent:
-            self.ticket.push(self.text[self.sent:end])
-            self.sent = end
-
-    def _end(self, reason: str, flush: bool = True) -> None:
-        self.done, self.reason = True, reason
-        if flush:
-            self._emit(hold=False)
-
-    def result(self) -> Generated:
-        if not self.done:  # generate() ran out of room before this row's own limit
-            self._end("length")
-        return Generated(self.text.strip(), len(self.ids), self.reason)
-
-
-def _stop_prefix_len(text: str, stops: tuple[str, ...]) -> int:
-    """Length of the longest tail of `text` that could still grow into a stop string (held back while streaming)."""
-    best = 0
-    for s in stops:
-        for n in range(min(len(s) - 1, len(text)), best, -1):
-            if text.endswith(s[:n]):
-                best = n
-                break
-    return best
-
-
-def _row_hook(rows: list[_Row]) -> Any:
-    """A StoppingCriteria that feeds each row its newest token and ends the rows that are finished."""
-    import torch
-    from transformers import StoppingCriteria
-
-    class RowHook(StoppingCriteria):
-        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-            for row, token in zip(rows, input_ids[:, -1].tolist()):
-                row.feed(token)
-            return torch.tensor([row.done for row in rows], dtype=torch.bool, device=input_ids.device)
-
-    return RowHook()
 
 
 def sampling(defaults: GenerationConfig, temperature: float | None, top_p: float | None,
@@ -398,27 +319,16 @@ class Assistant(Answering):
         return batch
 
     def _run(self, tickets: list[Ticket]) -> None:
-        rows = [_Row(t, self.generator.tokenizer, self.generator.stop_ids) for t in tickets]
+        g = self.generator
+        rows = [Row(t.prompt_ids, g.tokenizer, g.stop_ids, t.max_new_tokens, t.stop,
+                    emit=t.push if t.streaming else None, cancelled=t.cancelled) for t in tickets]
         try:
-            self._generate(tickets, rows)
+            g.run(rows, tickets[0].gen, tickets[0].model)
         except Exception as err:  # one failed batch must not stop the server: its callers get the error
             for t in tickets:
                 t.finish(err)
             return
         self.batch_sizes[len(tickets)] += 1
-        for row in rows:
-            row.ticket.finish(row.result())
+        for ticket, row in zip(tickets, rows):
+            ticket.finish(row.result())
             self.completed += 1
-
-    def _generate(self, tickets: list[Ticket], rows: list[_Row]) -> None:
-        import torch
-        from transformers import StoppingCriteriaList
-
-        gen, g = tickets[0].gen, self.generator
-        # Generator's own kwargs and inputs, so sampling settings and padding mean the same as in generate_batch()
-        kw = g._kwargs(gen, max(t.max_new_tokens for t in tickets))
-        with g.lock, g.use(tickets[0].model, greedy=not kw["do_sample"]), torch.inference_mode():
-            inputs = g.batch_inputs([t.prompt_ids for t in tickets], tickets[0].model, kw["max_new_tokens"])
-            if gen.seed is not None:
-                torch.manual_seed(gen.seed)
-            g.model.generate(**inputs, stopping_criteria=StoppingCriteriaList([_row_hook(rows)]), **kw)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import queue
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ import torch
 from medqa.config import GenerationConfig
 from medqa.data.formatting import encode_prompt, render_prompt, stop_token_ids
 from medqa.inference.head import Int8Head, decoding_head, int8_supported
+from medqa.inference.rows import Row, row_hook
 from medqa.modeling.parts import decoder_and_head, new_cache
 
 BASE = "base"  # the adapter name that means "no adapter"
@@ -97,22 +99,25 @@ class Generator:
     def generate_batch(self, conversations: list[list[dict[str, str]]], gen: GenerationConfig,
                        adapter: str | None = None, max_new_tokens: int | None = None) -> list[dict[str, Any]]:
         """Answer several conversations in one batch (see batch_inputs); returns text and whether each stopped."""
-        prompts = [self.prompt_ids(c) for c in conversations]
-        kw = self._kwargs(gen, max_new_tokens)
+        rows = [Row(self.prompt_ids(c), self.tokenizer, self.stop_ids, max_new_tokens or gen.max_new_tokens)
+                for c in conversations]
+        self.run(rows, gen, adapter)
+        return [{"text": g.text, "stopped": g.finish_reason == "stop", "tokens": g.tokens}
+                for g in (row.result() for row in rows)]
+
+    def run(self, rows: list[Row], gen: GenerationConfig, adapter: str | None = None, remember: bool = False) -> None:
+        """The one generation loop: batch answers, streaming and the server's batched requests all come here.
+
+        Each row receives its tokens as they are generated (see medqa.inference.rows); `remember` (one row) keeps
+        the conversation's KV cache for its next turn."""
+        from transformers import StoppingCriteriaList
+
+        kw = self._kwargs(gen, max(row.max_new_tokens for row in rows))
         with self.lock, self.use(adapter, greedy=not kw["do_sample"]), torch.inference_mode():
-            inputs = self.batch_inputs(prompts, adapter, kw["max_new_tokens"])
+            inputs = self.batch_inputs([row.prompt_ids for row in rows], adapter, kw["max_new_tokens"], remember)
             if gen.seed is not None:
                 torch.manual_seed(gen.seed)
-            out = self.model.generate(**inputs, **kw)
-        width = inputs["input_ids"].shape[1]
-        results = []
-        for row in out[:, width:].tolist():
-            stopped = any(t in self.stop_ids for t in row)
-            if stopped:
-                row = row[: min(row.index(t) for t in self.stop_ids if t in row)]
-            text = self.tokenizer.decode(row, skip_special_tokens=True).strip()
-            results.append({"text": text, "stopped": stopped, "tokens": len(row)})
-        return results
+            self.model.generate(**inputs, stopping_criteria=StoppingCriteriaList([row_hook(rows)]), **kw)
 
     def batch_inputs(self, prompts: list[list[int]], adapter: str | None, max_new_tokens: int,
                      remember: bool = False) -> dict[str, Any]:
@@ -183,32 +188,29 @@ class Generator:
         return self.generate_batch([messages], gen, adapter)[0]["text"]
 
     def stream(self, messages: list[dict[str, str]], gen: GenerationConfig, adapter: str | None = None) -> Iterator[str]:
-        """Yield decoded text pieces as they are generated."""
-        from transformers import TextIteratorStreamer
-
-        prompt = self.prompt_ids(messages)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kw = self._kwargs(gen, None)
-        errors: list[BaseException] = []
+        """Yield decoded text pieces as they are generated; closing the iterator stops generation."""
+        pieces: queue.SimpleQueue[str | BaseException | None] = queue.SimpleQueue()
+        stop = threading.Event()
+        row = Row(self.prompt_ids(messages), self.tokenizer, self.stop_ids, gen.max_new_tokens, emit=pieces.put,
+                  cancelled=stop.is_set)
 
         def work() -> None:
-            try:
-                with self.lock, self.use(adapter, greedy=not kw["do_sample"]), torch.inference_mode():
-                    # one conversation: keep its KV, so the next turn prefills only the new messages
-                    inputs = self.batch_inputs([prompt], adapter, kw["max_new_tokens"], remember=True)
-                    if gen.seed is not None:
-                        torch.manual_seed(gen.seed)
-                    self.model.generate(**inputs, streamer=streamer, **kw)
+            try:  # one conversation: keep its KV, so the next turn prefills only the new messages
+                self.run([row], gen, adapter, remember=True)
+                pieces.put(None)
             except BaseException as err:  # surfaced to the consumer below
-                errors.append(err)
-                streamer.end()
+                pieces.put(err)
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-        yield from streamer
-        thread.join()
-        if errors:
-            raise errors[0]
+        try:
+            while (item := pieces.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join()
 
 
 PREFIX_MIN_TOKENS = 32  # a shorter shared prefix is cheaper to recompute than to copy from the cache

@@ -10,9 +10,9 @@ import pytest
 
 from medqa.config import GenerationConfig, ModelConfig
 from medqa.inference.assistant import (Assistant, AssistantClosed, BadConversation, InputTooLong, QueueFull,
-                                       UnknownModel, _stop_prefix_len,
-                                       conversation_with_system)
+                                       UnknownModel, conversation_with_system)
 from medqa.inference.generator import Generator
+from medqa.inference.rows import _stop_prefix_len
 from medqa.modeling.loading import load_base
 from medqa.safety import REFERRAL_SENTENCE
 

@@ -1,0 +1,107 @@
+"""One prompt's share of a `generate()` call: the generation loop (`Generator.run`) hands every row its newest token
+after each step; the row turns its ids into text, streams what is settled, and says when it is finished.
+
+A batch's rows stop on their own (end of turn, stop string, own token limit, cancellation) without holding up the
+others, which is what lets batch answers, one streamed answer and the server's batched requests share one loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What the model wrote for one prompt, before the safety layer."""
+
+    text: str
+    tokens: int
+    finish_reason: str  # "stop" (end of turn or a stop string) or "length"
+    prompt_tokens: int | None = None  # as a remote backend counted them; None: the local prompt's length
+
+
+class Row:
+    """Feeds on token ids; `emit` (streaming) receives settled text pieces, `cancelled` ends the row early."""
+
+    def __init__(self, prompt_ids: list[int], tokenizer: Any, stop_ids: Sequence[int], max_new_tokens: int,
+                 stop: tuple[str, ...] = (), emit: Callable[[str], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> None:
+        self.prompt_ids, self.tokenizer, self.stop_ids = prompt_ids, tokenizer, set(stop_ids)
+        self.max_new_tokens, self.stop, self.emit = max_new_tokens, stop, emit
+        self.cancelled = cancelled or (lambda: False)
+        self.ids: list[int] = []
+        self.text, self.sent, self.done, self.reason = "", 0, False, "length"
+        # Decoding after every token is only needed to stream or to find stop strings; a plain batch row decodes once.
+        self._live = emit is not None or bool(stop)
+
+    def feed(self, token: int) -> None:
+        if self.done:
+            return
+        if self.cancelled() or token in self.stop_ids:
+            self._end("stop", flush=not self.cancelled())
+            return
+        self.ids.append(token)
+        if self._live:
+            self.text = self._decode()
+            cut = min((i for s in self.stop if (i := self.text.find(s)) >= 0), default=-1)
+            if cut >= 0:
+                self.text = self.text[:cut]
+                self._end("stop")
+                return
+        if len(self.ids) >= self.max_new_tokens:
+            self._end("length")
+        elif self.emit is not None:
+            self._emit(hold=True)
+
+    def _decode(self) -> str:
+        return self.tokenizer.decode(self.ids, skip_special_tokens=True).lstrip()
+
+    def _emit(self, hold: bool) -> None:
+        end = len(self.text)
+        if hold:
+            if self.text.endswith("\ufffd"):  # half of a multi-byte character
+                return
+            end -= _stop_prefix_len(self.text, self.stop)
+        if end > self.sent:
+            assert self.emit is not None
+            self.emit(self.text[self.sent:end])
+            self.sent = end
+
+    def _end(self, reason: str, flush: bool = True) -> None:
+        self.done, self.reason = True, reason
+        if not self._live:
+            self.text = self._decode()
+        if flush and self.emit is not None:
+            self._emit(hold=False)
+
+    def result(self) -> Generated:
+        if not self.done:  # generate() ran out of room before this row's own limit
+            self._end("length")
+        return Generated(self.text.strip(), len(self.ids), self.reason)
+
+
+def _stop_prefix_len(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest tail of `text` that could still grow into a stop string (held back while streaming)."""
+    best = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(text)), best, -1):
+            if text.endswith(s[:n]):
+                best = n
+                break
+    return best
+
+
+def row_hook(rows: list[Row]) -> Any:
+    """A StoppingCriteria that feeds each row its newest token and ends the rows that are finished."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class RowHook(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            for row, token in zip(rows, input_ids[:, -1].tolist()):
+                row.feed(token)
+            return torch.tensor([row.done for row in rows], dtype=torch.bool, device=input_ids.device)
+
+    return RowHook()
