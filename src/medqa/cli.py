@@ -15,17 +15,24 @@ from typing import Any
 from medqa.errors import MedqaError
 
 
-def _config(args: argparse.Namespace, extra: list[str] | None = None) -> Any:
+def _config(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> Any:
+    """The config file, then `defaults`, then every flag declared with `_to_config` that was given, then `--set`."""
     from medqa.config import load_config
 
-    return load_config(args.config, [*(extra or []), *args.set])
+    values = dict(defaults or {})
+    for dest, key in getattr(args, "config_keys", {}).items():
+        if getattr(args, dest, None) not in (None, []):
+            values[key] = getattr(args, dest)
+    return load_config(args.config, args.set, values)
 
 
-def _opt(key: str, value: Any) -> list[str]:
-    return [] if value is None else [f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+def _to_config(p: argparse.ArgumentParser, *flags: str, key: str, **kw: Any) -> None:
+    """A flag that sets the config key `key` (typed, as given); absent, the config file or default decides."""
+    action = p.add_argument(*flags, default=None, **kw)
+    p.set_defaults(config_keys={**(p.get_default("config_keys") or {}), action.dest: key})
 
 
-def _run_defaults(adapters: list[str]) -> list[str]:
+def _run_defaults(adapters: list[str]) -> dict[str, Any]:
     """Base model and system prompt of the first medqa run folder among the adapters: an adapter is used the
     way it was trained unless flags say otherwise."""
     import yaml
@@ -35,9 +42,9 @@ def _run_defaults(adapters: list[str]) -> list[str]:
         if (Path(spec) / "run.json").is_file() and cfg_path.is_file():
             run_cfg = yaml.safe_load(cfg_path.read_text()) or {}
             prompt = (run_cfg.get("prompt") or {}).get("system_prompt")
-            return _opt("model.base", run_cfg["model"]["base"]) + ([] if prompt is None else [
-                "prompt.system_prompt=" + json.dumps(prompt)])
-    return []
+            return {"model.base": run_cfg["model"]["base"], **({} if prompt is None else
+                                                                {"prompt.system_prompt": prompt})}
+    return {}
 
 
 def _source_spec(spec: str) -> dict[str, Any]:
@@ -55,15 +62,11 @@ def _source_spec(spec: str) -> dict[str, Any]:
     return entry
 
 
-def _prepare_overrides(args: argparse.Namespace) -> list[str]:
+def _sources(args: argparse.Namespace) -> dict[str, Any]:
     specs = [_source_spec(s) for s in args.source or []]
     if len(specs) == 1 and len(specs[0]) == 1:
-        sources = _opt("data.source", specs[0]["source"])
-    else:
-        sources = [f"data.sources={json.dumps(specs)}"] if specs else []
-    return (sources + _opt("data.schema", args.schema) + _opt("data.question_field", args.question_field)
-            + _opt("data.answer_field", args.answer_field) + _opt("data.group_field", args.group_field)
-            + _opt("data.max_rows", args.max_rows) + _opt("data.workers", args.workers) + _opt("model.base", args.base))
+        return {"data.source": specs[0]["source"]}
+    return {"data.sources": specs} if specs else {}
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -71,7 +74,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from medqa.data.prepare import run_prepare
     from medqa.modeling.loading import load_tokenizer, resolve_base
 
-    cfg = _config(args, _prepare_overrides(args))
+    cfg = _config(args, _sources(args))
     if args.eval_file or args.drop_contaminated:
         cont = cfg.data.contamination
         cfg.data.contamination = cont.model_copy(update={"eval_files": [*cont.eval_files, *args.eval_file],
@@ -99,9 +102,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from medqa.training.trainer import run_training
 
-    cfg = _config(args, _opt("train.output_dir", args.output) + _opt("model.base", args.base)
-                  + _opt("model.quantization", args.quantization) + _opt("train.max_steps", args.max_steps)
-                  + (_opt("train.report_to", args.report_to) if args.report_to else []))
+    cfg = _config(args)
     res = run_training(cfg, args.data, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     print(f"trained {res.steps} steps in {res.train_seconds:.0f}s ({res.tokens_per_second:.0f} tokens/s); "
           f"train loss {res.final_train_loss:.3f}, validation loss {res.val_loss}; adapter in {res.run_dir}/adapter")
@@ -110,25 +111,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from medqa.evaluation.report import build_tables, print_tables
-    from medqa.evaluation.runner import EvalSettings, run_eval
+    from medqa.evaluation.runner import run_eval
 
-    cfg = _config(args, _run_defaults(args.adapter) + _opt("model.base", args.base))
-    settings = EvalSettings(tasks=tuple(dict.fromkeys(args.task or ["loss"])), mcq_files=args.mcq_file,
-                            mcq_formats=args.mcq_format, max_new_tokens=args.max_new_tokens,
-                            temperature=args.temperature, batch_size=args.batch_size, seed=args.seed,
-                            cache=args.cache, progress=not args.quiet)
-    metrics = run_eval(cfg, args.data, args.adapter, tuple(args.splits), args.output, args.limit, settings)
+    cfg = _config(args, _run_defaults(args.adapter))
+    metrics = run_eval(cfg, args.data, args.adapter, args.output, progress=not args.quiet)
     print_tables(build_tables(metrics))
     if args.output:
         out = Path(args.output)
         print(f"written: {out / 'metrics.json'}, {out / 'report.md'}, {out / 'report.html'}, {out / 'answers.jsonl'}")
     return 0
-
-
-def _generation_overrides(args: argparse.Namespace) -> list[str]:
-    return (_opt("generation.max_new_tokens", args.max_new_tokens) + _opt("generation.temperature", args.temperature)
-            + _opt("generation.top_p", args.top_p) + _opt("generation.seed", args.seed)
-            + _run_defaults(args.adapter) + _opt("model.base", args.base) + _opt("prompt.system_prompt", args.system))
 
 
 def _session(args: argparse.Namespace) -> Any:
@@ -139,13 +130,13 @@ def _session(args: argparse.Namespace) -> Any:
     if len(args.adapter) > 1:
         raise MedqaError(f"{args.command} answers with one adapter, got {len(args.adapter)}: pass a single --adapter "
                          "(medqa serve takes several, and eval compares them)")
-    if args.backend and args.adapter:
+    cfg = _config(args, _run_defaults(args.adapter))
+    if cfg.backend.url and args.adapter:
         raise MedqaError("--backend generates with the backend's model: drop --adapter (serve the adapter there)")
-    cfg = _config(args, _generation_overrides(args))
-    if args.backend:
+    if cfg.backend.url:
         from medqa.inference.backend import connect
 
-        engine: Any = connect(args.backend, args.backend_model, args.backend_api_key_env)
+        engine: Any = connect(cfg.backend)
         adapter = None
     else:
         from medqa.inference.generator import load_generator
@@ -194,8 +185,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _triage_signal(args: argparse.Namespace) -> Any:
-    if args.rules_only:
-        return None
     from medqa.retrieval.exemplars import semantic_signal
 
     return semantic_signal(_config(args).safety)
@@ -251,16 +240,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from medqa.serving.settings import ServeSettings
 
     adapters = parse_adapters(args.adapter)
-    cfg = _config(args, _run_defaults(list(adapters.values())) + _opt("model.base", args.base))
-    settings = ServeSettings.build(host=args.host, port=args.port, api_key=args.api_key, cors_origins=args.cors_origin,
-                                   max_input_tokens=args.max_input_tokens, max_tokens_cap=args.max_tokens_cap,
-                                   queue_size=args.queue_size, max_batch_size=args.max_batch_size,
-                                   max_body_bytes=args.max_body_bytes, log_messages=args.log_messages,
-                                   backend_url=args.backend, backend_model=args.backend_model,
-                                   backend_api_key_env=args.backend_api_key_env,
-                                   backend_connect_timeout_s=args.backend_connect_timeout,
-                                   backend_read_timeout_s=args.backend_read_timeout)
-    return run_serve(cfg, adapters, settings, engine=args.engine)
+    cfg = _config(args, _run_defaults(list(adapters.values())))
+    return run_serve(cfg, adapters, ServeSettings.from_config(cfg, args.api_key))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -308,7 +289,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from medqa.config import load_config
 
     load_config(args.file, args.set)
-    print(f"{args.file}: valid")
+    print(f"{args.file}: valid (every section: data, model, lora, train, generation, prompt, safety, eval, serve, "
+          "backend)")
     return 0
 
 
@@ -317,21 +299,36 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.max_steps=20")
 
 
+def _backend_flags(p: argparse.ArgumentParser, timeouts: bool = False) -> None:
+    _to_config(p, "--backend", key="backend.url", metavar="URL", help="generate with an OpenAI-compatible server "
+               "(vLLM, Ollama, llama.cpp, another medqa serve), e.g. http://127.0.0.1:8001/v1; triage and the "
+               "answer policy still run here")
+    _to_config(p, "--backend-model", key="backend.model", metavar="NAME",
+               help="the backend's model name (default: its first)")
+    _to_config(p, "--backend-api-key-env", key="backend.api_key_env", metavar="VAR",
+               help="environment variable with the backend's API key")
+    if timeouts:
+        _to_config(p, "--backend-connect-timeout", key="backend.connect_timeout_s", type=float, metavar="S",
+                   help="seconds to reach the backend")
+        _to_config(p, "--backend-read-timeout", key="backend.read_timeout_s", type=float, metavar="S",
+                   help="seconds to wait for its next piece")
+
+
 def _generation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", action="append", default=[], help="run folder, adapter folder or Hub adapter id")
-    p.add_argument("--base", help="base model: embedded, Hub id, local folder or .gguf (default: the adapter's)")
-    p.add_argument("--backend", metavar="URL", help="generate with an OpenAI-compatible server instead of a local "
-                   "model (e.g. http://127.0.0.1:8001/v1); triage and the answer policy still run here")
-    p.add_argument("--backend-model", metavar="NAME", help="the backend's model name (default: its first)")
-    p.add_argument("--backend-api-key-env", metavar="VAR", help="environment variable with the backend's API key")
-    p.add_argument("--max-new-tokens", type=int)
-    p.add_argument("--temperature", type=float, help="0 = greedy")
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--system", help="system prompt (default: medqa's answer policy)")
+    _to_config(p, "--base", key="model.base",
+               help="base model: embedded, Hub id, local folder or .gguf (default: the adapter's)")
+    _backend_flags(p)
+    _to_config(p, "--max-new-tokens", key="generation.max_new_tokens", type=int)
+    _to_config(p, "--temperature", key="generation.temperature", type=float, help="0 = greedy")
+    _to_config(p, "--top-p", key="generation.top_p", type=float)
+    _to_config(p, "--seed", key="generation.seed", type=int)
+    _to_config(p, "--system", key="prompt.system_prompt", help="system prompt (default: medqa's answer policy)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from medqa.config import EVAL_TASKS, MCQ_FORMATS
+
     parser = argparse.ArgumentParser(prog="medqa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -341,17 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'embedded', a Hub dataset id, a .json/.jsonl/.csv/.parquet file or a MedQuAD folder; repeat "
                         "to mix, with options such as weight=2, max_rows=5000, group_field=focus, schema=qa")
     p.add_argument("--output", default="data/prepared")
-    p.add_argument("--schema", choices=["auto", "instruction", "qa", "messages"])
-    p.add_argument("--question-field")
-    p.add_argument("--answer-field")
-    p.add_argument("--group-field", help="rows with the same value of this field share a split")
-    p.add_argument("--max-rows", type=int)
+    _to_config(p, "--schema", key="data.schema", choices=["auto", "instruction", "qa", "messages"])
+    _to_config(p, "--question-field", key="data.question_field")
+    _to_config(p, "--answer-field", key="data.answer_field")
+    _to_config(p, "--group-field", key="data.group_field", help="rows with the same value of this field share a split")
+    _to_config(p, "--max-rows", key="data.max_rows", type=int)
     p.add_argument("--eval-file", action="append", default=[], metavar="FILE",
                    help="evaluation file to check the training split against (n-gram overlap); repeatable")
     p.add_argument("--drop-contaminated", action="store_true", help="drop training rows that overlap an eval file")
     p.add_argument("--show-changes", type=int, default=0, metavar="N", help="print N before/after pairs per rule")
-    p.add_argument("--workers", type=int, help="processes that clean rows (default: by input size)")
-    p.add_argument("--base", help="model whose tokenizer measures lengths (default: embedded)")
+    _to_config(p, "--workers", key="data.workers", type=int, help="processes that clean rows (default: by input size)")
+    _to_config(p, "--base", key="model.base", help="model whose tokenizer measures lengths (default: embedded)")
     p.add_argument("--no-token-stats", action="store_true")
     p.set_defaults(fn=cmd_prepare)
 
@@ -366,34 +363,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a LoRA adapter on a prepared folder")
     _common(p)
     p.add_argument("--data", default="data/prepared")
-    p.add_argument("--output", help="run folder (default train.output_dir)")
-    p.add_argument("--base")
-    p.add_argument("--quantization", choices=["none", "nf4"])
-    p.add_argument("--max-steps", type=int)
+    _to_config(p, "--output", key="train.output_dir", help="run folder (default train.output_dir)")
+    _to_config(p, "--base", key="model.base")
+    _to_config(p, "--quantization", key="model.quantization", choices=["none", "nf4"])
+    _to_config(p, "--max-steps", key="train.max_steps", type=int)
     p.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
-    p.add_argument("--report-to", action="append", choices=["tensorboard", "wandb", "mlflow"],
-                   help="trackers besides metrics.jsonl (default: tensorboard)")
+    _to_config(p, "--report-to", key="train.report_to", action="append", choices=["tensorboard", "wandb", "mlflow"],
+               help="trackers besides metrics.jsonl (default: tensorboard)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("eval", help="compare the base and each adapter: loss, free-text QA, multiple choice, safety")
     _common(p)
-    p.add_argument("--task", action="append", choices=["loss", "freetext", "mcq", "safety"],
-                   help="repeatable (default: loss)")
+    _to_config(p, "--task", key="eval.tasks", action="append", choices=EVAL_TASKS, help="repeatable (default: loss)")
     p.add_argument("--data", default="data/prepared", help="prepared folder, or a data file for loss/freetext")
     p.add_argument("--adapter", action="append", default=[])
-    p.add_argument("--base")
-    p.add_argument("--splits", nargs="+", default=["validation", "test"], help="loss task splits")
-    p.add_argument("--mcq-file", action="append", default=[], help="benchmark file or MMLU folder (repeatable)")
-    p.add_argument("--mcq-format", action="append", default=[], choices=["pubmedqa", "medmcqa", "mmlu", "medqa"],
-                   help="one for all --mcq-file values or one per file (default: detected)")
-    p.add_argument("--limit", type=int, help="rows per split (loss); seeded stratified sample (freetext, mcq)")
-    p.add_argument("--max-new-tokens", type=int, help="answer length for freetext/safety (default generation's)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    p.add_argument("--batch-size", type=int, default=32, help="answers generated together")
-    p.add_argument("--seed", type=int, default=0, help="seed of --limit sampling and bootstrap CIs")
-    p.add_argument("--cache", help="generation cache JSONL (default OUTPUT/generations.jsonl)")
+    _to_config(p, "--base", key="model.base")
+    _backend_flags(p, timeouts=True)
+    _to_config(p, "--splits", key="eval.splits", nargs="+", help="loss task splits (default: validation test)")
+    _to_config(p, "--mcq-file", key="eval.mcq_files", action="append",
+               help="benchmark file or MMLU folder (repeatable)")
+    _to_config(p, "--mcq-format", key="eval.mcq_formats", action="append", choices=MCQ_FORMATS,
+               help="one for all --mcq-file values or one per file (default: detected)")
+    _to_config(p, "--limit", key="eval.limit", type=int,
+               help="rows per split (loss); seeded stratified sample (freetext, mcq)")
+    _to_config(p, "--max-new-tokens", key="eval.max_new_tokens", type=int,
+               help="answer length for freetext/safety (default generation's)")
+    _to_config(p, "--temperature", key="eval.temperature", type=float, help="0 = greedy (default)")
+    _to_config(p, "--batch-size", key="eval.batch_size", type=int,
+               help="answers generated together (default 32; requests in flight with --backend)")
+    _to_config(p, "--seed", key="eval.seed", type=int, help="seed of --limit sampling and bootstrap CIs (default 0)")
+    _to_config(p, "--cache", key="eval.cache", help="generation cache JSONL (default OUTPUT/generations.jsonl)")
     p.add_argument("--output", help="folder for metrics.json, report.md, report.html, answers.jsonl")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_eval)
@@ -418,8 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("triage", help="red-flag triage of a patient message (rules + semantic exemplar signal)")
     _common(p)
     p.add_argument("message", nargs="?")
-    p.add_argument("--rules-only", action="store_true",
-                   help="skip the semantic signal (loads no model; same as --set safety.semantic=false)")
+    _to_config(p, "--rules-only", key="safety.semantic", action="store_const", const=False,
+               help="skip the semantic signal (loads no model; same as --set safety.semantic=false)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--input", help="JSONL file of objects with a 'text' field")
     p.add_argument("--output", help="where --input results go (default: stdout)")
@@ -429,25 +430,24 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--adapter", action="append", default=[], metavar="[NAME=]RUN",
                    help="run folder, adapter folder or Hub id, served as model NAME (default: its folder name)")
-    p.add_argument("--base", help="base model (default: the first adapter's)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    _to_config(p, "--base", key="model.base", help="base model (default: the first adapter's)")
+    _to_config(p, "--host", key="serve.host", help="default 127.0.0.1 (local only)")
+    _to_config(p, "--port", key="serve.port", type=int, help="default 8000")
     p.add_argument("--api-key", help="require 'Authorization: Bearer KEY' (default: $MEDQA_API_KEY, else none)")
-    p.add_argument("--engine", choices=["medqa", "vllm"], default="medqa",
-                   help="vllm: run (or print) the equivalent `vllm serve --enable-lora` command")
-    p.add_argument("--max-input-tokens", type=int)
-    p.add_argument("--max-tokens-cap", type=int, help="largest max_tokens a request may ask for")
-    p.add_argument("--queue-size", type=int, help="waiting requests before 429")
-    p.add_argument("--max-batch-size", type=int)
-    p.add_argument("--max-body-bytes", type=int)
-    p.add_argument("--cors-origin", action="append", help="allow this browser origin (default: CORS off)")
-    p.add_argument("--log-messages", action="store_true", help="log message text (health data; off by default)")
-    p.add_argument("--backend", metavar="URL", help="generate with this OpenAI-compatible server (vLLM, Ollama, "
-                   "llama.cpp, another medqa serve), e.g. http://127.0.0.1:8001/v1; medqa keeps triage and policy")
-    p.add_argument("--backend-model", metavar="NAME", help="the backend's model name (default: its first)")
-    p.add_argument("--backend-api-key-env", metavar="VAR", help="environment variable with the backend's API key")
-    p.add_argument("--backend-connect-timeout", type=float, metavar="S", help="seconds to reach the backend")
-    p.add_argument("--backend-read-timeout", type=float, metavar="S", help="seconds to wait for its next piece")
+    _to_config(p, "--engine", key="serve.engine", choices=["medqa", "vllm"],
+               help="vllm: launch vLLM (on --engine-port) with the base and adapters and front it with medqa")
+    _to_config(p, "--engine-port", key="serve.engine_port", type=int, help="vLLM's own port (default: --port + 1)")
+    _to_config(p, "--max-input-tokens", key="serve.max_input_tokens", type=int)
+    _to_config(p, "--max-tokens-cap", key="serve.max_tokens_cap", type=int,
+               help="largest max_tokens a request may ask for")
+    _to_config(p, "--queue-size", key="serve.queue_size", type=int, help="waiting requests before 429")
+    _to_config(p, "--max-batch-size", key="serve.max_batch_size", type=int)
+    _to_config(p, "--max-body-bytes", key="serve.max_body_bytes", type=int)
+    _to_config(p, "--cors-origin", key="serve.cors_origins", action="append",
+               help="allow this browser origin (default: CORS off)")
+    _to_config(p, "--log-messages", key="serve.log_messages", action="store_const", const=True,
+               help="log message text (health data; off by default)")
+    _backend_flags(p, timeouts=True)
     p.set_defaults(fn=cmd_serve)
 
     p = sub.add_parser("merge", help="merge a run's adapter into its base and save safetensors (verified)")

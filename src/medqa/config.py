@@ -1,6 +1,7 @@
 """Typed, validated configuration for every medqa stage.
 
-One `MedqaConfig` holds the data, model, LoRA, training and generation settings. It is built from
+One `MedqaConfig` holds the data, model, LoRA, training, generation, safety, evaluation, serving and backend
+settings. It is built from
 defaults, an optional YAML file and `--set key=value` overrides, validated once (unknown keys are
 rejected and every problem is reported together), and stays typed down to the stage functions.
 Exercised by `medqa validate-config configs/embedded-cpu.yaml`.
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from medqa.errors import ConfigError
 
@@ -235,6 +236,77 @@ class SafetyConfig(StrictModel):
                                    "exemplar; lower catches more and alarms more")
 
 
+EVAL_TASKS = ("loss", "freetext", "mcq", "safety")
+MCQ_FORMATS = ("pubmedqa", "medmcqa", "mmlu", "medqa")
+
+
+class EvalConfig(StrictModel):
+    """What `medqa eval` runs: tasks, benchmark files and the answer settings (saved with the metrics)."""
+
+    tasks: list[Literal["loss", "freetext", "mcq", "safety"]] = Field(["loss"], min_length=1)
+    splits: list[Literal["train", "validation", "test"]] = Field(["validation", "test"], min_length=1,
+                                                                 description="splits the loss task scores")
+    mcq_files: list[str] = Field([], description="benchmark files or MMLU folders for the mcq task")
+    mcq_formats: list[Literal["pubmedqa", "medmcqa", "mmlu", "medqa"]] = Field(
+        [], description="one for all mcq_files, one per file, or none (detected)")
+    limit: int | None = Field(None, gt=0, description="rows per split (loss); seeded stratified sample (freetext, mcq)")
+    max_new_tokens: int | None = Field(None, gt=0, description="answer length (None: generation.max_new_tokens)")
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy, so cached answers are what a rerun would give")
+    batch_size: int = Field(32, gt=0, description="answers generated together (requests in flight on a backend)")
+    seed: int = Field(0, description="seed of limit sampling and bootstrap intervals")
+    cache: str | None = Field(None, description="generation cache JSONL (None: OUTPUT/generations.jsonl)")
+
+    @field_validator("tasks")
+    @classmethod
+    def _once(cls, tasks: list[str]) -> list[str]:
+        return list(dict.fromkeys(tasks))  # a task named twice runs once
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvalConfig:
+        if self.mcq_formats and len(self.mcq_formats) not in (1, len(self.mcq_files)):
+            raise ValueError("give one mcq_formats value for all mcq_files, or one per file")
+        return self
+
+
+class BackendConfig(StrictModel):
+    """An OpenAI-compatible server that generates instead of a local model (`--backend`); triage and the answer
+    policy still run in medqa. The key is read from the environment variable named here, never from the file."""
+
+    url: str | None = Field(None, pattern=r"^https?://", description="base URL, e.g. http://127.0.0.1:8001/v1")
+    model: str | None = Field(None, description="the backend's model name (None: the first it lists)")
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="environment variable holding the backend's API key")
+    connect_timeout_s: float = Field(5.0, gt=0, description="seconds to reach the backend before it counts as down")
+    read_timeout_s: float = Field(120.0, gt=0, description="longest wait for the next piece of a reply")
+
+
+# The server's limits; the Assistant takes the same numbers as its defaults.
+QUEUE_SIZE = 64  # requests waiting for the model; one more is refused (HTTP 429)
+MAX_BATCH_SIZE = 8  # rows in one generate() call
+BATCH_WAIT_S = 0.01  # a forming batch closes once no request has arrived for this long...
+MAX_BATCH_DELAY_S = 0.1  # ...or once its first request has waited this long
+MAX_INPUT_TOKENS = 2048  # prompt tokens, system prompt included
+
+
+class ServeConfig(StrictModel):
+    """Where `medqa serve` listens and the limits it enforces. The API key is not a setting: it comes from
+    `--api-key` or $MEDQA_API_KEY so that it never lands in a config file, run folder or log."""
+
+    host: str = Field("127.0.0.1", description="local only unless asked: the server speaks about health")
+    port: int = Field(8000, ge=0, le=65535)
+    engine: Literal["medqa", "vllm"] = Field("medqa", description="vllm: launch vLLM and front it with medqa's "
+                                             "triage, policy, limits and page")
+    engine_port: int | None = Field(None, ge=1, le=65535, description="vLLM's own port (None: port + 1)")
+    max_input_tokens: int = Field(MAX_INPUT_TOKENS, gt=0)
+    max_tokens_cap: int = Field(1024, gt=0, description="the largest max_tokens a request may ask for")
+    queue_size: int = Field(QUEUE_SIZE, gt=0, description="waiting requests before 429")
+    max_batch_size: int = Field(MAX_BATCH_SIZE, gt=0)
+    batch_wait_s: float = Field(BATCH_WAIT_S, ge=0, le=MAX_BATCH_DELAY_S)
+    max_body_bytes: int = Field(256 * 1024, gt=0, description="larger request bodies get 413")
+    cors_origins: list[str] = Field([], description="empty: no CORS headers (browsers same-origin)")
+    log_messages: bool = Field(False, description="log message text; off by default because it is health data")
+
+
 class MedqaConfig(StrictModel):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
@@ -243,6 +315,9 @@ class MedqaConfig(StrictModel):
     generation: GenerationConfig = GenerationConfig()
     prompt: PromptConfig = PromptConfig()
     safety: SafetyConfig = SafetyConfig()
+    eval: EvalConfig = EvalConfig()
+    serve: ServeConfig = ServeConfig()
+    backend: BackendConfig = BackendConfig()
 
 
 def _parse_scalar(text: str) -> Any:
@@ -252,22 +327,31 @@ def _parse_scalar(text: str) -> Any:
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `section.key=value` overrides (any depth: `data.near_dup.threshold=0.7`); returns a new dict."""
-    out = copy.deepcopy(raw)
-    problems = []
+    values, problems = {}, []
     for item in overrides:
         key, sep, value = item.partition("=")
-        path = key.strip().split(".")
-        if not sep or len(path) < 2 or not all(path):
+        if not sep or len(key.strip().split(".")) < 2 or not all(key.strip().split(".")):
             problems.append(f"override {item!r}: write it as section.key=value, e.g. train.max_steps=20")
-            continue
-        node = out
+        else:
+            values[key.strip()] = _parse_scalar(value.strip())
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return apply_values(raw, values)
+
+
+def apply_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Set typed values by dotted key (`{"eval.tasks": ["loss"]}`), as command-line flags do; returns a new dict."""
+    out = copy.deepcopy(raw)
+    problems = []
+    for key, value in values.items():
+        path, node = key.split("."), out
         for part in path[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                problems.append(f"override {item!r}: {part!r} is not a section")
+                problems.append(f"{key}: {part!r} is not a section")
                 break
         else:
-            node[path[-1]] = _parse_scalar(value.strip())
+            node[path[-1]] = value
     if problems:
         raise ConfigError("\n".join(problems))
     return out
@@ -285,16 +369,19 @@ def format_validation_error(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def build_config(raw: dict[str, Any] | None = None, overrides: list[str] | None = None) -> MedqaConfig:
-    """Validate a raw dict (plus overrides) into a MedqaConfig, reporting every problem at once."""
-    merged = apply_overrides(raw or {}, overrides or [])
+def build_config(raw: dict[str, Any] | None = None, overrides: list[str] | None = None,
+                 values: dict[str, Any] | None = None) -> MedqaConfig:
+    """Validate a raw dict, then typed `values` (flags), then `--set` overrides into a MedqaConfig, reporting every
+    problem at once."""
+    merged = apply_overrides(apply_values(raw or {}, values or {}), overrides or [])
     try:
         return MedqaConfig.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err)) from None
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> MedqaConfig:
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                values: dict[str, Any] | None = None) -> MedqaConfig:
     raw: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -306,7 +393,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"config file {p} is not valid YAML: {err}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {p} must hold a mapping of sections (data, model, lora, train, ...)")
-    return build_config(raw, overrides)
+    return build_config(raw, overrides, values)
 
 
 def config_to_dict(cfg: MedqaConfig) -> dict[str, Any]:

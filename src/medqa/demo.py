@@ -24,7 +24,8 @@ DEMO_QUESTIONS = 3
 def demo_config(cfg: MedqaConfig, out: Path, steps: int) -> MedqaConfig:
     train = cfg.train.model_copy(update={**DEMO_OVERRIDES, "max_steps": steps, "eval_every": steps,
                                          "output_dir": out / "run"})
-    return cfg.model_copy(update={"train": train})
+    evaluation = cfg.eval.model_copy(update={"splits": ["test"]})
+    return cfg.model_copy(update={"train": train, "eval": evaluation})
 
 
 def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None) -> dict[str, Any]:
@@ -44,9 +45,9 @@ def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None)
     train = run_training(cfg, out / "data", overwrite=True)
     _say(f"[3/4] base vs fine-tuned on the test split, and {DEMO_QUESTIONS} held-out questions")
     models = load_eval_models(cfg, [str(cfg.train.output_dir)])  # one load serves the scores and the answers
-    metrics = run_eval(cfg, out / "data", [str(cfg.train.output_dir)], ("test",), out / "eval", models=models)
+    metrics = run_eval(cfg, out / "data", [str(cfg.train.output_dir)], out / "eval", models=models)
     (tuned_name,) = metrics["adapters"]
-    answers = _compare_answers(cfg, read_split(out / "data", "test")[:DEMO_QUESTIONS], models.generator, tuned_name)
+    answers = _compare_answers(cfg, read_split(out / "data", "test")[:DEMO_QUESTIONS], models, tuned_name)
     summary = {
         "base_test_loss": metrics["losses"]["base"]["test"]["loss"],
         "tuned_test_loss": metrics["losses"][tuned_name]["test"]["loss"],
@@ -59,23 +60,19 @@ def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None)
     return summary
 
 
-def _compare_answers(cfg: MedqaConfig, examples: list[Any], generator: Any, tuned: str) -> list[dict[str, str]]:
-    from medqa.data.formatting import system_prompt
+def _compare_answers(cfg: MedqaConfig, examples: list[Any], models: Any, tuned: str) -> list[dict[str, str]]:
+    """Base and tuned replies to a few test questions, through the answer pipeline that `serve` uses."""
     from medqa.inference.generator import BASE
-    from medqa.retrieval.exemplars import semantic_signal
-    from medqa.safety import apply_policy, triage
 
     gen_cfg = cfg.generation.model_copy(update={"temperature": 0.0, "max_new_tokens": 120})
-    system = system_prompt(cfg.prompt.system_prompt)
-    convs = [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": ex.question}]
-             for ex in examples]
-    out = {name: generator.generate_batch(convs, gen_cfg, adapter) for name, adapter in (("base", BASE),
-                                                                                          ("tuned", tuned))}
-    semantic = semantic_signal(cfg.safety)
-    triaged = [triage(ex.question, semantic) for ex in examples]
+    pipeline = models.pipeline
+    convs = [pipeline.conversation([{"role": "user", "content": ex.question}]) for ex in examples]
+    verdicts = [pipeline.triage(c) for c in convs]
+    out = {name: models.generator.generate_batch(convs, gen_cfg, adapter)
+           for name, adapter in (("base", BASE), ("tuned", tuned))}
     return [{"question": ex.question, "reference": ex.answer,
-             "base": apply_policy(out["base"][i]["text"], triaged[i]),
-             "tuned": apply_policy(out["tuned"][i]["text"], triaged[i])} for i, ex in enumerate(examples)]
+             "base": pipeline.finish(out["base"][i]["text"], verdicts[i]),
+             "tuned": pipeline.finish(out["tuned"][i]["text"], verdicts[i])} for i, ex in enumerate(examples)]
 
 
 def _say(text: str) -> None:

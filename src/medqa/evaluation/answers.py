@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from medqa.config import GenerationConfig
-from medqa.data.formatting import render_prompt
 from medqa.evaluation.cache import GenerationCache, generation_params
-from medqa.inference.generator import BASE, Generator
+from medqa.inference.generator import BASE
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,11 @@ class AnswerSettings:
     progress: bool = True
 
 
-def answer_all(generator: Generator, ref: ModelRef, conversations: list[list[dict[str, str]]],
+def answer_all(generator: Any, ref: ModelRef, conversations: list[list[dict[str, str]]],
                settings: AnswerSettings, cache: GenerationCache, desc: str = "") -> list[dict[str, Any]]:
     """{"text", "stopped", "tokens", ...} for each conversation, from the cache or freshly generated."""
     params = generation_params(settings.gen, settings.max_new_tokens)
-    prompts = [render_prompt(generator.tokenizer, c) for c in conversations]
+    prompts = [generator.render(c) for c in conversations]
     keys = [cache.key(ref.model_id, ref.adapter_hash, p, params) for p in prompts]
     missing = sorted({k: i for i, k in reversed(list(enumerate(keys))) if cache.get(k) is None}.values(),
                      key=lambda i: len(prompts[i]))
@@ -52,7 +51,7 @@ def answer_all(generator: Generator, ref: ModelRef, conversations: list[list[dic
     return [cache.get(k) for k in keys]  # type: ignore[misc]
 
 
-def _generate_missing(generator: Generator, ref: ModelRef, conversations: list[list[dict[str, str]]],
+def _generate_missing(generator: Any, ref: ModelRef, conversations: list[list[dict[str, str]]],
                       keys: list[str], missing: list[int], settings: AnswerSettings, cache: GenerationCache,
                       desc: str) -> None:
     from tqdm.auto import tqdm

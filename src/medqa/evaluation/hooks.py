@@ -17,7 +17,8 @@ from typing import Any
 from medqa.config import MedqaConfig
 from medqa.data.formatting import system_prompt
 from medqa.evaluation.metrics import behaviour
-from medqa.evaluation.tasks.safety_probes import conversation, load_probes, safety_scores
+from medqa.evaluation.tasks.safety_probes import load_probes, safety_scores
+from medqa.inference.pipeline import AnswerPipeline
 from medqa.inference.generator import BASE, Generator
 
 PROBE_MAX_NEW_TOKENS = 64
@@ -42,13 +43,14 @@ def checkpoint_probe(generator_or_model: Any, tokenizer: Any | None, cfg: MedqaC
     """Answer n probes with the current weights; returns {"probe/<metric>": value, ..., "samples": [...]}."""
     gen = generator_or_model if isinstance(generator_or_model, Generator) else Generator(generator_or_model, tokenizer)
     probes = _balanced(load_probes(), n)
-    system = system_prompt(cfg.prompt.system_prompt)
+    pipeline = AnswerPipeline(system_prompt(cfg.prompt.system_prompt))  # the prompt step; the model's raw text is scored
     gen_cfg = cfg.generation.model_copy(update={"temperature": 0.0})
     was_training = gen.model.training
     gen.model.eval()
     t0 = time.perf_counter()
     try:
-        outs = gen.generate_batch([conversation(p["text"], system) for p in probes], gen_cfg,
+        convs = [pipeline.conversation([{"role": "user", "content": p["text"]}]) for p in probes]
+        outs = gen.generate_batch(convs, gen_cfg,
                                   _active_adapter(gen.model), max_new_tokens)
     finally:
         gen.model.train(was_training)

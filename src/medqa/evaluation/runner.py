@@ -5,8 +5,10 @@
 
 Tasks: `loss` (answer-token loss and perplexity on prepared splits, the default), `freetext` (generated answers
 against references), `mcq` (multiple-choice benchmarks by log-likelihood) and `safety` (patient-message probes,
-raw and through the safety policy). The base is loaded once; each adapter is attached by name and switched on in
-turn, so every model sees the same items. `--output` receives metrics.json (every number, the config, the
+raw and through the answer pipeline that `serve` uses). The base is loaded once; each adapter is attached by name
+and switched on in turn, so every model sees the same items. With `--backend URL` the generating tasks (freetext,
+safety) answer through any OpenAI-compatible server instead, and no local weights are loaded. Settings: the
+config's `eval:` section (medqa.config.EvalConfig), which the flags fill in. `--output` receives metrics.json (every number, the config, the
 evaluation settings and data hashes), answers.jsonl, generations.jsonl (the generation cache), report.md and a
 self-contained report.html.
 """
@@ -15,36 +17,23 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medqa.config import MedqaConfig, config_to_dict
-from medqa.data.formatting import encode_examples, system_prompt
+from medqa.config import EVAL_TASKS, EvalConfig, MedqaConfig, config_to_dict
+from medqa.data.formatting import encode_examples
 from medqa.data.prepare import read_split
 from medqa.errors import ConfigError
 from medqa.evaluation.cache import GenerationCache, adapter_hash, file_hash
 from medqa.inference.generator import BASE, Generator
+from medqa.inference.pipeline import AnswerPipeline
 from medqa.modeling.loss import mean_answer_loss
 
-TASKS = ("loss", "freetext", "mcq", "safety")
+TASKS = EVAL_TASKS
+LOCAL_TASKS = ("loss", "mcq")  # they score likelihoods, which needs the weights here
 FREETEXT_SPLIT = "test"
 CACHE_NAME = "generations.jsonl"
-
-
-@dataclass
-class EvalSettings:
-    """What `medqa eval` runs beyond the model config; saved in metrics.json."""
-
-    tasks: tuple[str, ...] = ("loss",)
-    mcq_files: list[str] = field(default_factory=list)
-    mcq_formats: list[str] = field(default_factory=list)  # one for all files, one per file, or none (detected)
-    max_new_tokens: int | None = None  # None: generation.max_new_tokens
-    temperature: float = 0.0  # greedy by default, so cached answers are the answers a rerun would give
-    batch_size: int = 32  # answers per generation batch: larger batches amortise reading the 262k-row LM head
-    seed: int = 0  # --limit sampling and bootstrap resampling
-    cache: str | None = None  # None: OUTPUT/generations.jsonl (in memory without --output)
-    progress: bool = True
 
 
 def adapter_names(specs: list[str]) -> dict[str, str]:
@@ -73,51 +62,53 @@ def score_losses(generator: Generator, encoded: dict[str, list[Any]], models: li
     return out
 
 
-def check_request(data: Path, settings: EvalSettings, splits: tuple[str, ...]) -> None:
+def check_request(data: Path, settings: EvalConfig, backend: str | None = None) -> None:
     """Every problem with the requested tasks and inputs at once, before any model is loaded."""
-    problems = [f"unknown task {t!r}: use {', '.join(TASKS)}" for t in settings.tasks if t not in TASKS]
+    problems = []
+    if backend:
+        problems += [f"--task {t} scores the model's likelihoods and needs local weights: drop --backend, or run "
+                     "only freetext and safety through it" for t in settings.tasks if t in LOCAL_TASKS]
     if "mcq" in settings.tasks and not settings.mcq_files:
         problems.append("--task mcq needs --mcq-file PATH (PubMedQA ori_pqal.json, MedMCQA .json, MMLU CSV/folder, "
                         "MedQA .jsonl)")
     problems += [f"--mcq-file {f} does not exist" for f in settings.mcq_files if not Path(f).exists()]
-    if settings.mcq_formats and len(settings.mcq_formats) not in (1, len(settings.mcq_files)):
-        problems.append("give one --mcq-format for all --mcq-file values, or one per file")
     if {"loss", "freetext"} & set(settings.tasks) and not data.exists():
         problems.append(f"--data {data} does not exist: pass a prepared folder (medqa prepare) or a data file")
     if "loss" in settings.tasks and data.is_dir():
-        problems += [f"--data {data} has no {s}.jsonl (for the loss task)" for s in splits
+        problems += [f"--data {data} has no {s}.jsonl (for the loss task)" for s in settings.splits
                      if not (data / f"{s}.jsonl").is_file()]
     if problems:
         raise ConfigError("cannot run the evaluation:\n  - " + "\n  - ".join(problems))
 
 
 def run_eval(cfg: MedqaConfig, data_dir: str | Path, adapters: list[str] | None = None,
-             splits: tuple[str, ...] = ("validation", "test"), output_dir: str | Path | None = None,
-             limit: int | None = None, settings: EvalSettings | None = None,
+             output_dir: str | Path | None = None, progress: bool = True,
              models: "EvalModels | None" = None) -> dict[str, Any]:
-    """Score the base and each adapter on `settings.tasks`; writes metrics and reports to `output_dir` when given.
+    """Score the base and each adapter on `cfg.eval.tasks`; writes metrics and reports to `output_dir` when given.
 
     `models` (from `load_eval_models`) lets a caller that answers questions afterwards, like the demo, load the
     base once for both."""
-    settings = settings or EvalSettings()
+    settings = cfg.eval
     data, out = Path(data_dir), Path(output_dir) if output_dir is not None else None
-    check_request(data, settings, splits)
+    check_request(data, settings, cfg.backend.url)
     t0 = time.perf_counter()
-    ctx = models or load_eval_models(cfg, adapters or [], settings, out)
+    ctx = models or load_eval_models(cfg, adapters or [], out, progress)
     timings: dict[str, Any] = {"load_seconds": round(time.perf_counter() - t0, 2), "tasks": {}}
-    metrics: dict[str, Any] = {"base": cfg.model.base, "adapters": ctx.named, "models": [r.name for r in ctx.refs],
+    base = f"{ctx.generator.model} at {ctx.generator.url}" if cfg.backend.url else cfg.model.base
+    metrics: dict[str, Any] = {"base": base,
+                               "adapters": ctx.named, "models": [r.name for r in ctx.refs],
                                "tasks": list(settings.tasks), "data": {}}
     rows: list[dict[str, Any]] = []
     for task in settings.tasks:
         start = time.perf_counter()
-        result = _TASK_RUNNERS[task](ctx, cfg, data, splits, limit)
+        result = _TASK_RUNNERS[task](ctx, cfg, data)
         rows += result.pop("rows", [])
         metrics["data"].update(result.pop("data", {}))
         metrics["losses" if task == "loss" else task] = result
         timings["tasks"][task] = round(time.perf_counter() - start, 2)
     timings.update(_generation_rate(ctx.cache))
-    metrics.update(timings=timings, eval=asdict(settings), limit=limit, splits=list(splits),
-                   config=config_to_dict(cfg))
+    metrics.update(timings=timings, eval=settings.model_dump(mode="json"), limit=settings.limit,
+                   splits=list(settings.splits), config=config_to_dict(cfg))
     if out is not None:
         from medqa.evaluation.report import write_outputs
 
@@ -127,40 +118,63 @@ def run_eval(cfg: MedqaConfig, data_dir: str | Path, adapters: list[str] | None 
 
 @dataclass
 class EvalModels:
-    generator: Generator
+    generator: Any  # a Generator, or an OpenAIEngine with --backend (generate_batch either way)
     refs: list[Any]
     named: dict[str, str]
-    system: str | None
-    settings: EvalSettings
+    pipeline: AnswerPipeline
+    settings: EvalConfig
     cache: GenerationCache
     answer: Any  # AnswerSettings
+    progress: bool = True
+
+    @property
+    def system(self) -> str | None:
+        return self.pipeline.system
 
 
-def load_eval_models(cfg: MedqaConfig, adapters: list[str], settings: EvalSettings | None = None,
-                     out: Path | None = None) -> EvalModels:
-    """The base once, with every adapter attached by name, and what the tasks share (answer cache, settings)."""
+def load_eval_models(cfg: MedqaConfig, adapters: list[str], out: Path | None = None,
+                     progress: bool = True) -> EvalModels:
+    """The base once, with every adapter attached by name (or the backend), and what the tasks share (answer
+    cache, settings, the answer pipeline)."""
     from medqa.evaluation.answers import AnswerSettings, ModelRef
+
+    settings = cfg.eval
+    if cfg.backend.url:
+        if adapters:
+            raise ConfigError("--backend answers with the backend's model: drop --adapter (serve the adapter there "
+                              "and name it with --backend-model)")
+        from medqa.inference.backend import connect
+
+        generator: Any = connect(cfg.backend)
+        named: dict[str, str] = {}
+        refs = [ModelRef(BASE, f"backend|{generator.url}|{generator.model}")]
+    else:
+        generator, named, base_name = _local_generator(cfg, adapters)
+        # cached answers are reused only from the same numerics; the int8 head may flip a near-tie greedy pick
+        model_id = f"{base_name}|{next(generator.model.parameters()).dtype}|{cfg.model.quantization}" + (
+            "|int8-head" if generator.int8_head else "")
+        refs = [ModelRef(BASE, model_id)] + [ModelRef(n, model_id, adapter_hash(s)) for n, s in named.items()]
+    cache_path = Path(settings.cache) if settings.cache else (out / CACHE_NAME if out is not None else None)
+    gen = cfg.generation.model_copy(update={"temperature": settings.temperature})
+    answer = AnswerSettings(gen, settings.max_new_tokens or gen.max_new_tokens, settings.batch_size, progress)
+    return EvalModels(generator, refs, named, AnswerPipeline.from_config(cfg), settings,
+                      GenerationCache(cache_path).load(), answer, progress)
+
+
+def _local_generator(cfg: MedqaConfig, adapters: list[str]) -> tuple[Generator, dict[str, str], str]:
     from medqa.modeling.adapters import load_adapters
     from medqa.modeling.loading import load_base
 
-    settings = settings or EvalSettings()
     model, tokenizer, base = load_base(cfg.model)
     named = adapter_names(adapters)
     model = load_adapters(model, named, cfg.model.allow_pickle)
     model.eval()
     generator = Generator(model, tokenizer, merge=cfg.generation.merge_adapter, int8_head=cfg.generation.int8_head)
-    # cached answers are reused only from the same numerics; the int8 head may flip a near-tie greedy pick
-    model_id = f"{base.name}|{next(model.parameters()).dtype}|{cfg.model.quantization}" + (
-        "|int8-head" if generator.int8_head else "")
-    refs = [ModelRef(BASE, model_id)] + [ModelRef(n, model_id, adapter_hash(s)) for n, s in named.items()]
-    cache_path = Path(settings.cache) if settings.cache else (out / CACHE_NAME if out is not None else None)
-    gen = cfg.generation.model_copy(update={"temperature": settings.temperature})
-    answer = AnswerSettings(gen, settings.max_new_tokens or gen.max_new_tokens, settings.batch_size, settings.progress)
-    return EvalModels(generator, refs, named, system_prompt(cfg.prompt.system_prompt), settings,
-                    GenerationCache(cache_path).load(), answer)
+    return generator, named, base.name
 
 
-def _task_loss(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_loss(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
+    splits, limit = ctx.settings.splits, ctx.settings.limit
     if data.is_dir():
         examples = {s: read_split(data, s)[:limit] for s in splits}
         hashes = {f"loss/{s}": file_hash(data / f"{s}.jsonl") for s in splits}
@@ -175,17 +189,17 @@ def _task_loss(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str,
     return result
 
 
-def _task_freetext(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_freetext(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
     from medqa.evaluation.tasks.freetext import load_examples, run_freetext, select_examples
 
     examples, source = load_examples(data, cfg, FREETEXT_SPLIT)
-    chosen = select_examples(examples, limit, ctx.settings.seed)
+    chosen = select_examples(examples, ctx.settings.limit, ctx.settings.seed)
     result = run_freetext(ctx.generator, ctx.refs, chosen, ctx.system, ctx.answer, ctx.cache, ctx.settings.seed)
     result.update(source=str(source), available=len(examples), data={"freetext": file_hash(source)})
     return result
 
 
-def _task_mcq(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_mcq(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
     from medqa.evaluation.readers import detect_format, item_stratum, read_mcq, stratified_sample
     from medqa.evaluation.tasks.mcq import run_mcq
 
@@ -198,8 +212,8 @@ def _task_mcq(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, 
         label, k = fmt, 2
         while label in result["benchmarks"]:
             label, k = f"{fmt}-{k}", k + 1
-        chosen = stratified_sample(items, limit, item_stratum, s.seed)
-        bench = run_mcq(ctx.generator, [r.name for r in ctx.refs], chosen, ctx.system, s.seed, s.progress, label)
+        chosen = stratified_sample(items, s.limit, item_stratum, s.seed)
+        bench = run_mcq(ctx.generator, [r.name for r in ctx.refs], chosen, ctx.system, s.seed, ctx.progress, label)
         result["rows"] += bench.pop("rows")
         result["benchmarks"][label] = {"format": fmt, "path": str(path), "available": len(items), **bench}
         result["data"][f"mcq/{label}"] = _mcq_hash(Path(path), fmt)
@@ -212,12 +226,10 @@ def _mcq_hash(path: Path, fmt: str) -> str:
     return file_hash(path) + (f"+{extra}" if extra else "")
 
 
-def _task_safety(ctx: EvalModels, cfg: MedqaConfig, data: Path, splits: tuple[str, ...], limit: int | None) -> dict:
+def _task_safety(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
     from medqa.evaluation.tasks.safety_probes import PROBES_PATH, run_safety
-    from medqa.retrieval.exemplars import semantic_signal
 
-    result = run_safety(ctx.generator, ctx.refs, ctx.system, ctx.answer, ctx.cache,
-                        semantic=semantic_signal(cfg.safety))
+    result = run_safety(ctx.generator, ctx.refs, ctx.pipeline, ctx.answer, ctx.cache)
     result["data"] = {"safety/probes": file_hash(PROBES_PATH)}
     return result
 

@@ -13,7 +13,6 @@ Exercised by `medqa serve` (tests/integration/test_server.py) and `python benchm
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -23,31 +22,18 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from medqa.config import GenerationConfig
-from medqa.errors import MedqaError
+from medqa.config import (BATCH_WAIT_S, MAX_BATCH_DELAY_S, MAX_BATCH_SIZE, MAX_INPUT_TOKENS, QUEUE_SIZE,
+                          GenerationConfig)
 from medqa.inference.generator import BASE, Generator
 from medqa.inference.rows import Generated, Row
-from medqa.safety import TriageResult, apply_policy, policy_stream, triage_conversation
+from medqa.inference.pipeline import AnswerPipeline, RequestError
+from medqa.safety import TriageResult
 from medqa.safety.semantic import SemanticSignal
 
-log = logging.getLogger("medqa.inference")
-QUEUE_SIZE = 64  # requests waiting for the model; one more is refused (QueueFull → HTTP 429)
-MAX_BATCH_SIZE = 8  # rows in one generate() call
-BATCH_WAIT_S = 0.01  # a forming batch closes once no request has arrived for this long...
-MAX_BATCH_DELAY_S = 0.1  # ...or once its first request has waited this long
-MAX_INPUT_TOKENS = 2048  # prompt tokens, system prompt included
 _POLL_S = 0.2  # how often an idle worker checks whether it should stop
 
 
-class RequestError(MedqaError):
-    """A request the Assistant refuses; the server maps each subclass to one HTTP status."""
-
-
 class UnknownModel(RequestError):
-    pass
-
-
-class BadConversation(RequestError):
     pass
 
 
@@ -133,13 +119,8 @@ class Ticket:
 
 
 def conversation_with_system(messages: list[dict[str, str]], system: str | None) -> list[dict[str, str]]:
-    """One leading system message (the caller's, else the configured policy prompt), then the turns."""
-    prompts = [m["content"] for m in messages if m["role"] == "system"]
-    turns = [m for m in messages if m["role"] != "system"]
-    if not turns or turns[-1]["role"] != "user":
-        raise BadConversation("the last message must come from the user")
-    text = "\n\n".join(prompts) if prompts else system
-    return ([{"role": "system", "content": text}] if text else []) + turns
+    """One leading system message (the caller's, else `system`), then the turns (see AnswerPipeline.conversation)."""
+    return AnswerPipeline(system).conversation(messages)
 
 
 def sampling(defaults: GenerationConfig, temperature: float | None, top_p: float | None,
@@ -151,7 +132,17 @@ def sampling(defaults: GenerationConfig, temperature: float | None, top_p: float
 
 class Answering:
     """What every answering front does with its own `submit()` (the local `Assistant`, and the gateway's
-    `BackendAssistant`): stream the reply, wait for it whole, and shape it with the one answer policy."""
+    `BackendAssistant`): stream the reply, wait for it whole, and shape it with the one answer pipeline."""
+
+    pipeline: AnswerPipeline
+
+    @property
+    def system(self) -> str | None:
+        return self.pipeline.system
+
+    @property
+    def semantic(self) -> SemanticSignal | None:
+        return self.pipeline.semantic
 
     def submit(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Ticket:
         raise NotImplementedError
@@ -172,7 +163,7 @@ class Answering:
         """Submit and yield the safety-checked reply as it is generated."""
         ticket = self.submit(messages, model, stream=True, **kw)
         try:
-            yield from policy_stream(ticket.pieces(), ticket.triage)
+            yield from self.pipeline.shape(ticket.pieces(), ticket.triage)
         finally:
             ticket.cancel()
 
@@ -182,7 +173,7 @@ class Answering:
         return self.reply(ticket, ticket.done.result())
 
     def reply(self, ticket: Ticket, generated: Generated) -> Reply:
-        return Reply(apply_policy(generated.text, ticket.triage), ticket.triage, generated.finish_reason,
+        return Reply(self.pipeline.finish(generated.text, ticket.triage), ticket.triage, generated.finish_reason,
                      ticket.prompt_tokens(generated), generated.tokens)
 
 
@@ -193,8 +184,8 @@ class Assistant(Answering):
                  queue_size: int = QUEUE_SIZE, max_batch_size: int = MAX_BATCH_SIZE,
                  batch_wait_s: float = BATCH_WAIT_S, max_input_tokens: int = MAX_INPUT_TOKENS,
                  semantic: SemanticSignal | None = None) -> None:
-        self.generator, self.system, self.defaults = generator, system, defaults
-        self.semantic = semantic  # triage's second signal; None = rules alone
+        self.generator, self.defaults = generator, defaults
+        self.pipeline = AnswerPipeline(system, semantic)
         # The semantic signal embeds every message (tens of ms): run beside generation, not before queueing, so
         # concurrent requests still reach the batcher together. One thread (started on first use, kept across
         # restarts): the tokenizer is not re-entrant.
@@ -262,12 +253,12 @@ class Assistant(Answering):
             raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
         if not self.running or self._stopping.is_set():
             raise AssistantClosed("the assistant is not running; retry later")
-        conversation = conversation_with_system(messages, self.system)
+        conversation = self.pipeline.conversation(messages)
         prompt_ids = self.generator.prompt_ids(conversation)
         if len(prompt_ids) > self.max_input_tokens:
             raise InputTooLong(f"the conversation is {len(prompt_ids)} tokens; this server accepts at most "
                                f"{self.max_input_tokens}: shorten it or drop earlier turns")
-        ticket = Ticket(model, triage_conversation(conversation), prompt_ids, sampling(self.defaults, temperature,
+        ticket = Ticket(model, self.pipeline.rules_triage(conversation), prompt_ids, sampling(self.defaults, temperature,
                                                                                        top_p, seed),
                         max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
         try:
@@ -275,15 +266,8 @@ class Assistant(Answering):
         except queue.Full:
             raise QueueFull(f"{self._queue.maxsize} requests are already waiting; retry shortly") from None
         if self._triage_pool is not None:
-            ticket.final_triage = self._triage_pool.submit(self._full_triage, conversation, ticket.first_triage)
+            ticket.final_triage = self._triage_pool.submit(self.pipeline.triage, conversation, ticket.first_triage)
         return ticket
-
-    def _full_triage(self, conversation: list[dict[str, str]], rules: TriageResult) -> TriageResult:
-        try:
-            return triage_conversation(conversation, self.semantic)
-        except Exception:  # the rules' verdict stands; a broken embedder must not fail the request
-            log.exception("semantic triage failed; answering with the rules' verdict")
-            return rules
 
     # -- worker ------------------------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ server, another `medqa serve`), so medqa's triage, answer policy, limits, auth a
     medqa ask "question" --backend http://127.0.0.1:8001/v1        # also chat
 
 Triage runs on the user's words before anything is sent; the backend's tokens stream back through the same
-`medqa.safety.policy_stream` that the in-process engine uses, so the urgent message still leads a reply whose
+answer pipeline (medqa.inference.pipeline) that the in-process engine uses, so the urgent message still leads a reply whose
 backend is down. The policy is idempotent (an urgent message or referral the backend already wrote is not
 repeated), so fronting another `medqa serve` applies it once, as the user sees it. Backend faults become
 `BackendError`s that the server maps to OpenAI-shaped 502 (failed or unreachable) and 504 (too slow) answers.
@@ -19,15 +19,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from medqa.config import GenerationConfig
+from medqa.config import BackendConfig, GenerationConfig
 from medqa.errors import ConfigError
-from medqa.inference.assistant import (Answering, AssistantClosed, Generated, QueueFull, RequestError, Ticket,
-                                       UnknownModel, conversation_with_system, sampling)
-from medqa.safety import triage_conversation
+from medqa.inference.assistant import Answering, AssistantClosed, QueueFull, Ticket, UnknownModel, sampling
+from medqa.inference.pipeline import AnswerPipeline, RequestError
+from medqa.inference.rows import Generated
 from medqa.safety.semantic import SemanticSignal
 
-CONNECT_TIMEOUT_S = 5.0  # a backend that does not accept the connection by then is unreachable
-READ_TIMEOUT_S = 120.0  # the longest wait for the next piece of a reply
+_DEFAULT = BackendConfig()
 MAX_CONCURRENT = 64  # requests relayed at once; one more is refused (QueueFull -> HTTP 429)
 
 
@@ -45,7 +44,8 @@ class OpenAIEngine:
     `ask` and `chat` take it in place of a Generator (`--backend`); `BackendAssistant` relays through it."""
 
     def __init__(self, url: str, model: str, api_key: str | None = None,
-                 connect_timeout_s: float = CONNECT_TIMEOUT_S, read_timeout_s: float = READ_TIMEOUT_S) -> None:
+                 connect_timeout_s: float = _DEFAULT.connect_timeout_s,
+                 read_timeout_s: float = _DEFAULT.read_timeout_s) -> None:
         base = url.rstrip("/")
         self.url = base if base.endswith("/chat/completions") else base + "/chat/completions"
         self.model, self._api_key = model, api_key
@@ -56,6 +56,24 @@ class OpenAIEngine:
         for item in self.chunks(messages, gen, gen.max_new_tokens):
             if isinstance(item, str):
                 yield item
+
+    def generate_batch(self, conversations: list[list[dict[str, str]]], gen: GenerationConfig,
+                       adapter: str | None = None, max_new_tokens: int | None = None) -> list[dict[str, Any]]:
+        """The Generator's `generate_batch` over HTTP (eval's answers): one request per conversation, all in flight
+        at once, so the backend batches them itself."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(conversation: list[dict[str, str]]) -> dict[str, Any]:
+            *_, done = self.chunks(conversation, gen, max_new_tokens or gen.max_new_tokens)
+            assert isinstance(done, Generated)
+            return {"text": done.text, "stopped": done.finish_reason == "stop", "tokens": done.tokens}
+
+        with ThreadPoolExecutor(max(1, min(len(conversations), MAX_CONCURRENT))) as pool:
+            return list(pool.map(one, conversations))
+
+    def render(self, conversation: list[dict[str, str]]) -> str:
+        """The prompt as the cache keys it: the backend applies its own chat template to these messages."""
+        return json.dumps(conversation, ensure_ascii=False, sort_keys=True)
 
     def chunks(self, messages: list[dict[str, str]], gen: GenerationConfig, max_tokens: int,
                stop: tuple[str, ...] = ()) -> Iterator[str | Generated]:
@@ -101,20 +119,21 @@ class OpenAIEngine:
         return payload
 
 
-def connect(url: str, model: str | None, key_env: str | None, connect_timeout_s: float | None = None,
-            read_timeout_s: float | None = None) -> OpenAIEngine:
-    """The engine for `--backend URL`: the key comes from the named environment variable (never a flag, never
-    logged), and the model, when not given, is the backend's first listed one."""
+def connect(backend: BackendConfig) -> OpenAIEngine:
+    """The engine for the `backend:` section (`--backend URL`): the key comes from the named environment variable
+    (never a flag or a file, never logged), and the model, when not given, is the backend's first listed one."""
     import os
 
+    if not backend.url:
+        raise ConfigError("no backend to connect to: pass --backend URL or set backend.url")
     key = None
-    if key_env:
-        key = os.environ.get(key_env)
+    if backend.api_key_env:
+        key = os.environ.get(backend.api_key_env)
         if not key:
-            raise ConfigError(f"--backend-api-key-env {key_env}: that environment variable is empty or unset; "
-                              "export the backend's key in it")
-    return OpenAIEngine(url, model or _first_model(url, key), key, connect_timeout_s or CONNECT_TIMEOUT_S,
-                        read_timeout_s or READ_TIMEOUT_S)
+            raise ConfigError(f"--backend-api-key-env {backend.api_key_env}: that environment variable is empty or "
+                              "unset; export the backend's key in it")
+    return OpenAIEngine(backend.url, backend.model or _first_model(backend.url, key), key,
+                        backend.connect_timeout_s, backend.read_timeout_s)
 
 
 def _first_model(url: str, key: str | None) -> str:
@@ -133,7 +152,8 @@ class BackendAssistant(Answering):
 
     def __init__(self, engine: OpenAIEngine, system: str | None, defaults: GenerationConfig, *,
                  semantic: SemanticSignal | None = None, max_concurrent: int = MAX_CONCURRENT) -> None:
-        self.engine, self.system, self.defaults, self.semantic = engine, system, defaults, semantic
+        self.engine, self.defaults = engine, defaults
+        self.pipeline = AnswerPipeline(system, semantic)
         self.model = engine.model
         self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
@@ -167,8 +187,8 @@ class BackendAssistant(Answering):
             raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
         if not self._running:
             raise AssistantClosed("the gateway is not running; retry later")
-        conversation = conversation_with_system(messages, self.system)
-        ticket = Ticket(model, triage_conversation(conversation, self.semantic), [],
+        conversation = self.pipeline.conversation(messages)
+        ticket = Ticket(model, self.pipeline.triage(conversation), [],
                         sampling(self.defaults, temperature, top_p, seed),
                         max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
         if not self._slots.acquire(blocking=False):

@@ -41,6 +41,10 @@ class Generator:
     def adapters(self) -> list[str]:
         return list(getattr(self.model, "peft_config", {}) or {})
 
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The prompt text the model sees (what the eval cache keys)."""
+        return render_prompt(self.tokenizer, messages)
+
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         return encode_prompt(self.tokenizer, render_prompt(self.tokenizer, messages))
 

@@ -1,4 +1,4 @@
-"""A chat session with the safety layer around the model: triage before generation, policy after it.
+"""A chat session: the answer pipeline (medqa.inference.pipeline) around a streaming engine, turn after turn.
 
 The urgent-care message is decided by `medqa.safety` from the user's words, never by the model, and it leads
 the reply whenever triage flags an emergency.
@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medqa.config import GenerationConfig
-from medqa.inference.generator import Generator
-from medqa.safety import policy_stream, triage_conversation
+from medqa.inference.pipeline import AnswerPipeline
 
 
 @dataclass
 class ChatSession:
-    generator: Generator
+    generator: Any  # anything with stream(messages, gen, adapter): a Generator or a backend's OpenAIEngine
     gen: GenerationConfig
     system: str | None = None
     adapter: str | None = None
@@ -25,16 +24,16 @@ class ChatSession:
     last_triage: Any = None
     semantic: Any = None  # a medqa.safety.semantic.SemanticSignal, or None for the rules alone
 
-    def messages(self) -> list[dict[str, str]]:
-        return ([{"role": "system", "content": self.system}] if self.system else []) + self.history
+    def __post_init__(self) -> None:
+        self.pipeline = AnswerPipeline(self.system, self.semantic)
 
     def send(self, text: str) -> Iterator[str]:
-        """Stream the reply to `text` through the answer policy: urgent message first when flagged."""
+        """Stream the reply to `text` through the pipeline: urgent message first when flagged."""
         self.history.append({"role": "user", "content": text})
-        result = triage_conversation(self.history, self.semantic)
-        self.last_triage = result
+        conversation = self.pipeline.conversation(self.history)
+        result = self.last_triage = self.pipeline.triage(conversation)
         shown: list[str] = []
-        for piece in policy_stream(self.generator.stream(self.messages(), self.gen, self.adapter), result):
+        for piece in self.pipeline.shape(self.generator.stream(conversation, self.gen, self.adapter), result):
             shown.append(piece)
             yield piece
         self.history.append({"role": "assistant", "content": "".join(shown).strip()})

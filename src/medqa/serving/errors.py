@@ -14,8 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medqa.inference.assistant import (AssistantClosed, BadConversation, InputTooLong, QueueFull, RequestError,
-                                       UnknownModel)
+from medqa.inference.assistant import AssistantClosed, InputTooLong, QueueFull, UnknownModel
+from medqa.inference.pipeline import BadConversation, RequestError
 from medqa.serving.protocol import ErrorBody, ErrorDetail
 
 log = logging.getLogger("medqa.serving")

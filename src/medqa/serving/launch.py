@@ -32,22 +32,26 @@ def parse_adapters(specs: list[str]) -> dict[str, str]:
     return adapters
 
 
-def run_serve(cfg: Any, adapters: dict[str, str], settings: Any, engine: str = "medqa") -> int:
-    """Serve the configured base and adapters until interrupted; `engine="vllm"` hands over to vLLM instead."""
-    if engine == "vllm":
+def run_serve(cfg: Any, adapters: dict[str, str], settings: Any) -> int:
+    """Serve the configured base and adapters until interrupted. `serve.engine: vllm` launches vLLM on
+    `serve.engine_port` and fronts it; `backend.url` fronts a server that is already running."""
+    if settings.engine == "vllm":
         from medqa.serving.vllm import run_vllm
 
         return run_vllm(cfg, adapters, settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.backend.url:
+        return serve_app(backend_assistant(cfg, settings), settings)
+    from medqa.inference.assistant import Assistant
+
+    return serve_app(Assistant.from_config(cfg, adapters, **settings.assistant_limits()), settings)
+
+
+def serve_app(assistant: Any, settings: Any) -> int:
     import uvicorn
 
-    from medqa.inference.assistant import Assistant
     from medqa.serving.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if settings.backend_url:
-        assistant: Any = backend_assistant(cfg, settings)
-    else:
-        assistant = Assistant.from_config(cfg, adapters, **settings.assistant_limits())
     app = create_app(assistant, settings)
     auth = "API key required" if settings.api_key is not None else "no API key"
     print(f"medqa serve: models {assistant.models} on http://{settings.host}:{settings.port}/ ({auth})", flush=True)
@@ -56,12 +60,10 @@ def run_serve(cfg: Any, adapters: dict[str, str], settings: Any, engine: str = "
 
 
 def backend_assistant(cfg: Any, settings: Any) -> Any:
-    """medqa's safety layer in front of `settings.backend_url` (see medqa.inference.backend)."""
+    """medqa's safety layer in front of `settings.backend.url` (see medqa.inference.backend)."""
     from medqa.data.formatting import system_prompt
     from medqa.inference.backend import BackendAssistant, connect
     from medqa.retrieval.exemplars import semantic_signal
 
-    engine = connect(settings.backend_url, settings.backend_model, settings.backend_api_key_env,
-                     settings.backend_connect_timeout_s, settings.backend_read_timeout_s)
-    return BackendAssistant(engine, system_prompt(cfg.prompt.system_prompt), cfg.generation,
+    return BackendAssistant(connect(settings.backend), system_prompt(cfg.prompt.system_prompt), cfg.generation,
                             semantic=semantic_signal(cfg.safety), max_concurrent=settings.queue_size)

@@ -6,8 +6,10 @@ import re
 import pytest
 
 from conftest import tiny_cfg
+from medqa.config import build_config
 from medqa.errors import ConfigError
-from medqa.evaluation.runner import EvalSettings, run_eval
+from medqa.evaluation.runner import load_eval_models, run_eval
+from medqa.inference.assistant import Assistant
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +28,10 @@ def _self_contained(page: str) -> None:
 
 
 def test_every_task_writes_reports_and_reruns_from_the_cache(tiny_model, prepared_small, mcq_file, tmp_path):
-    cfg = tiny_cfg(tiny_model, tmp_path / "run")
-    settings = EvalSettings(tasks=("loss", "freetext", "mcq", "safety"), mcq_files=[str(mcq_file)],
-                            max_new_tokens=6, batch_size=8, progress=False)
+    cfg = tiny_cfg(tiny_model, tmp_path / "run", "eval.tasks=[loss,freetext,mcq,safety]", f"eval.mcq_files=[{mcq_file}]",
+                   "eval.max_new_tokens=6", "eval.batch_size=8", "eval.splits=[test]", "eval.limit=3")
     out = tmp_path / "eval"
-    m = run_eval(cfg, prepared_small, [], ("test",), out, limit=3, settings=settings)
+    m = run_eval(cfg, prepared_small, [], out, progress=False)
     assert m["models"] == ["base"] and m["losses"]["base"]["test"]["rows"] == 3
     ft = m["freetext"]["models"]["base"]
     assert m["freetext"]["items"] == 3 and 0 <= ft["rougeL"] <= 1 and ft["mean_tokens"] <= 6
@@ -39,7 +40,7 @@ def test_every_task_writes_reports_and_reruns_from_the_cache(tiny_model, prepare
     assert bench["items"] == 3 and bench["baselines"]["constant_letter"] == "A"
     assert set(bench["models"]["base"]["per_subject"]) == {"anatomy"}
     sf = m["safety"]["models"]["base"]
-    assert sf["wrapped"]["referral_rate"] == 1.0  # the policy always adds a referral
+    assert sf["wrapped"]["escalation_rate"] >= sf["raw"]["escalation_rate"]
     assert m["timings"]["generated_answers"] == 3 + 44
     assert set(m["data"]) == {"loss/test", "freetext", "mcq/mmlu", "safety/probes"}
     saved = json.loads((out / "metrics.json").read_text())
@@ -52,30 +53,40 @@ def test_every_task_writes_reports_and_reruns_from_the_cache(tiny_model, prepare
     _self_contained(page)
     assert page.count("data:image/png;base64,") >= 4
 
-    again = run_eval(cfg, prepared_small, [], ("test",), out, limit=3,
-                     settings=EvalSettings(tasks=("freetext", "safety"), max_new_tokens=6, progress=False))
+    cfg = tiny_cfg(tiny_model, tmp_path / "run", "eval.tasks=[freetext,safety]", "eval.max_new_tokens=6",
+                   "eval.limit=3")
+    again = run_eval(cfg, prepared_small, [], out, progress=False)
     assert again["timings"]["generated_answers"] == 0  # all from generations.jsonl
     assert again["freetext"]["models"]["base"]["rougeL"] == ft["rougeL"]
 
 
+def test_eval_safety_scores_exactly_what_serve_returns(tiny_model, tmp_path):
+    """The safety task's wrapped answers are the replies the server's Assistant gives for the same conversation."""
+    from medqa.evaluation.tasks.safety_probes import load_probes, run_safety
+
+    cfg = tiny_cfg(tiny_model, tmp_path / "run", "eval.max_new_tokens=8", "generation.max_new_tokens=8")
+    ctx = load_eval_models(cfg, [], progress=False)
+    probes = [p for p in load_probes() if p["urgent"]][:3] + [p for p in load_probes() if not p["urgent"]][:3]
+    rows = run_safety(ctx.generator, ctx.refs, ctx.pipeline, ctx.answer, ctx.cache, probes)["rows"]
+    with Assistant(ctx.generator, ctx.pipeline.system, ctx.answer.gen, semantic=ctx.pipeline.semantic) as served:
+        replies = [served.complete([{"role": "user", "content": p["text"]}], max_tokens=8).text for p in probes]
+    assert [r["wrapped"] for r in rows] == replies
+    assert any(r["wrapped"] != r["answer"] for r in rows)  # the pipeline changed something, and eval saw it
+
+
 def test_problems_are_reported_together_before_loading(tmp_path):
-    cfg = tiny_cfg(tmp_path / "no-model", tmp_path / "run")
-    settings = EvalSettings(tasks=("mcq", "freetext", "bogus"), mcq_formats=["mmlu", "pubmedqa"],
-                            mcq_files=[str(tmp_path / "a.csv")])
+    with pytest.raises(ConfigError, match="eval.tasks.2: Input should be 'loss'"):
+        build_config({}, ["eval.tasks=[mcq,freetext,bogus]"])
+    with pytest.raises(ConfigError, match="one mcq_formats value for all mcq_files"):
+        build_config({}, ["eval.mcq_formats=[mmlu,pubmedqa]"])
+    cfg = tiny_cfg(tmp_path / "no-model", tmp_path / "run", "eval.tasks=[mcq,freetext,loss]",
+                   f"eval.mcq_files=[{tmp_path / 'a.csv'}]")
     with pytest.raises(ConfigError) as err:
-        run_eval(cfg, tmp_path / "nowhere", settings=settings)
+        run_eval(cfg, tmp_path / "nowhere")
     text = str(err.value)
-    for needle in ("unknown task 'bogus'", "a.csv does not exist", "one --mcq-format", "--data"):
+    for needle in ("a.csv does not exist", "--data"):
         assert needle in text
-
-
-def test_html_shows_model_urls_inert():
-    from medqa.evaluation.report_html import html_report
-
-    pair = {"id": "1", "question": "Q?", "reference": "R", "base": "see https://example.com/x <b>now</b>",
-            "adapter": "fine", "rougeL_between": 0.1}
-    metrics = {"base": "embedded", "adapters": {"tuned": "runs/t"}, "tasks": [], "data": {},
-               "timings": {"load_seconds": 1.0, "tasks": {}}, "freetext": {"pairs": {"tuned": [pair]}}}
-    page = html_report(metrics)
-    _self_contained(page)
-    assert "hxxps://example.com/x &lt;b&gt;now&lt;/b&gt;" in page
+    backend = tiny_cfg(tmp_path / "no-model", tmp_path / "run", "eval.tasks=[loss,safety]",
+                       "backend.url=http://127.0.0.1:9/v1")
+    with pytest.raises(ConfigError, match="--task loss scores the model's likelihoods"):
+        run_eval(backend, tmp_path / "nowhere")

@@ -2,9 +2,9 @@
 
 from medqa.config import LoraConfig, ModelConfig, build_config
 from medqa.evaluation.hooks import _active_adapter, checkpoint_probe
-from medqa.evaluation.tasks.safety_probes import (load_probes, safety_scores, triage_scores,
-                                                  unconditional_escalation, wrap)
+from medqa.evaluation.tasks.safety_probes import load_probes, safety_scores, triage_scores, unconditional_escalation
 from medqa.inference.generator import BASE
+from medqa.inference.pipeline import AnswerPipeline
 from medqa.modeling.adapters import attach_lora
 from medqa.modeling.loading import load_base
 
@@ -38,6 +38,13 @@ def test_safety_netting_is_told_apart_from_outright_escalation():
     assert not unconditional_escalation(netting)
     s = safety_scores(PROBES[2:], [netting, "Go to the emergency department now."])
     assert s["false_alarm_rate"] == 1.0 and s["false_alarm_rate_unconditional"] == 0.5
+
+
+def wrap(text: str, answer: str) -> str:
+    """The answer as the pipeline shows it for a one-message conversation."""
+    pipeline = AnswerPipeline()
+    conversation = pipeline.conversation([{"role": "user", "content": text}])
+    return pipeline.finish(answer, pipeline.triage(conversation))
 
 
 def test_wrapping_escalates_emergencies_and_removes_claims():

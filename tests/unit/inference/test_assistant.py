@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from medqa.config import GenerationConfig, ModelConfig
-from medqa.inference.assistant import (Assistant, AssistantClosed, BadConversation, InputTooLong, QueueFull,
-                                       UnknownModel, conversation_with_system)
+from medqa.inference.assistant import (Assistant, AssistantClosed, InputTooLong, QueueFull, UnknownModel,
+                                       conversation_with_system)
+from medqa.inference.pipeline import BadConversation
 from medqa.inference.generator import Generator
 from medqa.inference.rows import _stop_prefix_len
 from medqa.modeling.loading import load_base

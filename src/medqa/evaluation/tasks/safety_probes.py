@@ -5,8 +5,9 @@
 `probes.jsonl` (beside this package) holds 44 messages written for medqa: 22 emergencies and 22
 non-emergencies, many of them tricky (negated, past, informational, mild look-alikes). They are not tuned to the
 triage rules, so they double as a held-out check of triage. Each message is answered once; the raw answer is
-scored as the model wrote it, and the wrapped answer is that same text after triage (rules and, as configured, the semantic signal) and
-`apply_policy`, the same policy and triage that `ask`, `chat` and `serve` apply.
+scored as the model wrote it, and the wrapped answer is that same text through the answer pipeline that `ask`, `chat`
+and `serve` use (medqa.inference.pipeline: its triage, rules and, as configured, the semantic signal, and its
+policy), so the wrapped numbers are what a user of `serve` would get for the same conversation.
 
 Metrics, for raw and wrapped answers: escalation rate on emergencies (`mentions_urgent_care`), false-alarm rate
 on non-emergencies (the same detector), both again counting only unconditional urgent-care sentences (so that
@@ -23,8 +24,8 @@ from typing import Any
 
 from medqa.evaluation.answers import AnswerSettings, ModelRef, answer_all
 from medqa.evaluation.cache import GenerationCache
-from medqa.inference.generator import Generator
-from medqa.safety import apply_policy, has_referral, mentions_urgent_care, replaces_clinician_claim, triage
+from medqa.inference.pipeline import AnswerPipeline
+from medqa.safety import has_referral, mentions_urgent_care, replaces_clinician_claim, triage
 from medqa.safety.semantic import SemanticSignal
 
 PROBES_PATH = Path(__file__).resolve().parent.parent / "probes.jsonl"
@@ -36,10 +37,6 @@ def load_probes(path: str | Path | None = None) -> list[dict[str, Any]]:
     """The probe messages: {"id", "text", "urgent", "category" | "kind"} per line."""
     lines = Path(path or PROBES_PATH).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
-
-
-def conversation(text: str, system: str | None) -> list[dict[str, str]]:
-    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
 
 
 def _rate(flags: list[bool]) -> float | None:
@@ -84,24 +81,18 @@ def _triage_rates(probes: list[dict[str, Any]], flags: list[bool]) -> dict[str, 
             "false_alarms": [p["id"] for f, p in zip(flags, probes) if not p["urgent"] and f]}
 
 
-def wrap(text: str, answer: str, semantic: SemanticSignal | None = None) -> str:
-    """The answer as the assistant shows it: triage the user's message, then apply the answer policy."""
-    return apply_policy(answer, triage(text, semantic))
-
-
-def run_safety(generator: Generator, refs: list[ModelRef], system: str | None, settings: AnswerSettings,
-               cache: GenerationCache, probes: list[dict[str, Any]] | None = None,
-               semantic: SemanticSignal | None = None) -> dict[str, Any]:
-    """Answer every probe with every model; score raw and safety-wrapped answers."""
+def run_safety(generator: Any, refs: list[ModelRef], pipeline: AnswerPipeline, settings: AnswerSettings,
+               cache: GenerationCache, probes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Answer every probe with every model; score raw answers and the pipeline's replies."""
     probes = probes or load_probes()
-    convs = [conversation(p["text"], system) for p in probes]
-    verdicts = [triage(p["text"], semantic) for p in probes]  # once per probe, shared by every model
+    convs = [pipeline.conversation([{"role": "user", "content": p["text"]}]) for p in probes]
+    verdicts = [pipeline.triage(c) for c in convs]  # once per probe, shared by every model
     result: dict[str, Any] = {"items": len(probes), "emergencies": sum(p["urgent"] for p in probes),
                               "triage": _triage_rates(probes, [v.urgent for v in verdicts]), "models": {},
                               "rows": []}
     for ref in refs:
         raw = [a["text"] for a in answer_all(generator, ref, convs, settings, cache, "safety")]
-        wrapped = [apply_policy(a, v) for a, v in zip(raw, verdicts)]
+        wrapped = [pipeline.finish(a, v) for a, v in zip(raw, verdicts)]
         result["models"][ref.name] = {"raw": safety_scores(probes, raw), "wrapped": safety_scores(probes, wrapped)}
         result["rows"] += [{"task": "safety", "id": p["id"], "model": ref.name, "urgent": p["urgent"],
                             "question": p["text"], "answer": r, "wrapped": w} for p, r, w in zip(probes, raw, wrapped)]
