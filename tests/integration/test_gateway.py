@@ -189,3 +189,28 @@ def test_ask_with_a_dead_backend_still_leads_with_the_urgent_message():
     res = medqa_cli("ask", STROKE, "--backend", f"http://127.0.0.1:{free_port()}/v1", "--backend-model", "base")
     assert res.returncode == 2 and "unreachable" in res.stderr and "Traceback" not in res.stderr
     assert res.stdout.startswith(triage(STROKE).message)
+
+
+def test_launched_backend_is_fronted_and_stopped(tiny_model):
+    """`--engine vllm`'s launcher with a real OpenAI-compatible server standing in for vLLM (which needs a GPU)."""
+    from medqa.config import GenerationConfig
+    from medqa.errors import MedqaError
+    from medqa.inference.backend import BackendAssistant, OpenAIEngine
+    from medqa.serving.vllm import launch_backend, stop
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    cmd = [sys.executable, "-m", "medqa.cli", "serve", "--port", str(port), "--base", str(tiny_model), *GEN]
+    proc = launch_backend(cmd, url, {**os.environ, "MEDQA_API_KEY": "engine-key"}, "engine-key", timeout_s=240)
+    try:
+        assert httpx.get(f"{url}/models", timeout=5).status_code == 401  # not reachable around the front
+        engine = OpenAIEngine(url, "base", "engine-key")
+        with BackendAssistant(engine, None, GenerationConfig(temperature=0, max_new_tokens=8)) as front:
+            reply = front.complete([{"role": "user", "content": STROKE}])
+        assert reply.triage.urgent and reply.text.startswith(triage(STROKE).message)
+    finally:
+        stop(proc)
+    assert proc.poll() is not None
+    with pytest.raises(MedqaError, match="exited with code 3 before it was ready:\n.*no GPU found"):
+        launch_backend([sys.executable, "-c", "import sys; print('no GPU found'); sys.exit(3)"],
+                       "http://127.0.0.1:9/v1", timeout_s=30)

@@ -76,7 +76,7 @@ class OpenAIEngine:
         return json.dumps(conversation, ensure_ascii=False, sort_keys=True)
 
     def chunks(self, messages: list[dict[str, str]], gen: GenerationConfig, max_tokens: int,
-               stop: tuple[str, ...] = ()) -> Iterator[str | Generated]:
+               stop: tuple[str, ...] = (), model: str | None = None) -> Iterator[str | Generated]:
         """Text pieces, then one `Generated` with the finish reason and the backend's token counts."""
         import httpx
 
@@ -86,7 +86,8 @@ class OpenAIEngine:
         usage: dict[str, Any] = {}
         finish = "stop"
         try:
-            with httpx.stream("POST", self.url, json=self._payload(messages, gen, max_tokens, stop), headers=headers,
+            payload = self._payload(messages, gen, max_tokens, stop, model or self.model)
+            with httpx.stream("POST", self.url, json=payload, headers=headers,
                               timeout=httpx.Timeout(read, connect=connect)) as resp:
                 if resp.status_code >= 400:
                     raise BackendError(f"the model backend answered {resp.status_code}: {_error_text(resp)}")
@@ -108,8 +109,8 @@ class OpenAIEngine:
                         prompt_tokens=int(usage.get("prompt_tokens") or 0))
 
     def _payload(self, messages: list[dict[str, str]], gen: GenerationConfig, max_tokens: int,
-                 stop: tuple[str, ...]) -> dict[str, Any]:
-        payload: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
+                 stop: tuple[str, ...], model: str) -> dict[str, Any]:
+        payload: dict[str, Any] = {"model": model, "messages": messages, "stream": True,
                                    "stream_options": {"include_usage": True}, "max_tokens": max_tokens,
                                    "temperature": gen.temperature, "top_p": gen.top_p}
         if gen.seed is not None:
@@ -151,10 +152,12 @@ class BackendAssistant(Answering):
     """Submit / stream / reply like `Assistant`, generating with a remote OpenAI-compatible model."""
 
     def __init__(self, engine: OpenAIEngine, system: str | None, defaults: GenerationConfig, *,
-                 semantic: SemanticSignal | None = None, max_concurrent: int = MAX_CONCURRENT) -> None:
+                 semantic: SemanticSignal | None = None, max_concurrent: int = MAX_CONCURRENT,
+                 models: list[str] | None = None) -> None:
         self.engine, self.defaults = engine, defaults
         self.pipeline = AnswerPipeline(system, semantic)
-        self.model = engine.model
+        self.model = engine.model  # the default; `models` (e.g. vLLM's base and adapters) may be asked for by name
+        self._models = list(dict.fromkeys([engine.model, *(models or [])]))
         self.max_concurrent = max_concurrent
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._running = False
@@ -162,7 +165,7 @@ class BackendAssistant(Answering):
 
     @property
     def models(self) -> list[str]:
-        return [self.model]
+        return self._models
 
     @property
     def running(self) -> bool:
@@ -200,7 +203,7 @@ class BackendAssistant(Answering):
 
     def _relay(self, ticket: Ticket, conversation: list[dict[str, str]]) -> None:
         try:
-            for item in self.engine.chunks(conversation, ticket.gen, ticket.max_new_tokens, ticket.stop):
+            for item in self.engine.chunks(conversation, ticket.gen, ticket.max_new_tokens, ticket.stop, ticket.model):
                 if ticket.cancelled():
                     ticket.finish(Generated("", 0, "stop"))
                     return

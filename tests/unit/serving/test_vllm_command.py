@@ -34,18 +34,18 @@ def test_adapter_rank(tmp_path):
     assert adapter_rank(str(tmp_path)) == 8 and adapter_rank("user/hub-id") is None
 
 
-def test_cli_prints_the_command_without_the_key(tmp_path, tiny_model):
+def test_cli_without_vllm_says_how_to_run_and_front_it(tmp_path, tiny_model):
     if shutil.which("vllm"):
-        pytest.skip("vLLM is installed here: the command would start it instead of printing it")
+        pytest.skip("vLLM is installed here: the command would start it")
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"r": 16, "base_model_name_or_path": str(tiny_model)}))
     res = subprocess.run([sys.executable, "-m", "medqa.cli", "serve", "--engine", "vllm", "--base", str(tiny_model),
-                          "--adapter", f"demo={adapter}", "--api-key", "s3cret"],
+                          "--adapter", f"demo={adapter}", "--api-key", "s3cret", "--port", "8100"],
                          capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    assert f"vllm serve {tiny_model}" in res.stdout and f"demo={adapter}" in res.stdout
-    assert "--chat-template" in res.stdout  # the tiny model's tokenizer has no template
-    assert "s3cret" not in res.stdout and "VLLM_API_KEY=" in res.stdout
-    assert "triage" in res.stdout  # the safety caveat is printed
-
+    assert res.returncode == 2, res.stderr
+    assert f"vllm serve {tiny_model}" in res.stderr and f"demo={adapter}" in res.stderr
+    assert "--port 8101" in res.stderr and "--host 127.0.0.1" in res.stderr  # vLLM stays local, behind the front
+    assert "--chat-template" in res.stderr  # the tiny model's tokenizer has no template
+    assert "s3cret" not in res.stderr + res.stdout and "VLLM_API_KEY=" in res.stderr
+    assert "medqa serve --backend http://127.0.0.1:8101/v1" in res.stderr
