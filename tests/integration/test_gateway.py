@@ -185,6 +185,21 @@ def test_ask_with_a_backend_shows_what_the_gateway_shows(pair):
     assert res.stdout.strip() == ask(backend, STROKE).choices[0].message.content
 
 
+def test_eval_with_a_backend_scores_what_the_gateway_serves(pair, tmp_path):
+    backend, gateway = pair
+    out = tmp_path / "eval"
+    res = medqa_cli("eval", "--task", "safety", "--backend", f"{backend}/v1", "--backend-model", "base",
+                    "--max-new-tokens", "16", "--output", str(out), "--quiet")
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["models"] == ["base"] and metrics["safety"]["items"] == 44 and "at http://127.0.0.1" in metrics["base"]
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()][:4]
+    assert [r["wrapped"] for r in rows] == [ask(gateway, r["question"]).choices[0].message.content for r in rows]
+    again = medqa_cli("eval", "--task", "safety", "--backend", f"{backend}/v1", "--backend-model", "base",
+                      "--max-new-tokens", "16", "--output", str(out), "--quiet")
+    assert again.returncode == 0 and json.loads((out / "metrics.json").read_text())["timings"]["generated_answers"] == 0
+
+
 def test_ask_with_a_dead_backend_still_leads_with_the_urgent_message():
     res = medqa_cli("ask", STROKE, "--backend", f"http://127.0.0.1:{free_port()}/v1", "--backend-model", "base")
     assert res.returncode == 2 and "unreachable" in res.stderr and "Traceback" not in res.stderr
