@@ -123,9 +123,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _session(args: argparse.Namespace) -> Any:
-    from medqa.data.formatting import system_prompt
+    from medqa.inference.pipeline import AnswerPipeline
     from medqa.inference.session import ChatSession
-    from medqa.retrieval.exemplars import semantic_signal
 
     if len(args.adapter) > 1:
         raise MedqaError(f"{args.command} answers with one adapter, got {len(args.adapter)}: pass a single --adapter "
@@ -143,8 +142,7 @@ def _session(args: argparse.Namespace) -> Any:
 
         engine = load_generator(cfg, {"adapter": args.adapter[0]} if args.adapter else {})
         adapter = "adapter" if args.adapter else None
-    return ChatSession(engine, cfg.generation, system_prompt(cfg.prompt.system_prompt), adapter,
-                       semantic=semantic_signal(cfg.safety))
+    return ChatSession(engine, cfg.generation, adapter=adapter, pipeline=AnswerPipeline.from_config(cfg))
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -244,6 +242,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run_serve(cfg, adapters, ServeSettings.from_config(cfg, args.api_key))
 
 
+def cmd_index_build(args: argparse.Namespace) -> int:
+    from medqa.retrieval.index import build_index
+
+    cfg = _config(args)
+    manifest = build_index(args.sources, args.output, cfg.index, progress=not args.quiet)
+    counts = manifest["counts"]
+    print(f"indexed {counts['documents']} documents → {counts['chunks']} passages (dropped {counts['dropped_exact']} "
+          f"exact and {counts['dropped_near']} near duplicates) in {manifest['build_seconds']} s → {args.output}")
+    if manifest["problems"]:
+        print(f"skipped {counts['problems']} unreadable files or rows, e.g.:\n  " +
+              "\n  ".join(manifest["problems"][:10]) + f"\n(all listed in {Path(args.output) / 'manifest.json'})")
+    return 0
+
+
+def cmd_index_search(args: argparse.Namespace) -> int:
+    from medqa.retrieval.index import Index
+
+    cfg = _config(args)
+    index = Index.load(args.index_dir, cfg.index)
+    for n, hit in enumerate(index.search(args.query, args.k, args.fusion), start=1):
+        where = hit.chunk.url or hit.chunk.source
+        print(f"[{n}] {hit.chunk.title} (similarity {hit.similarity:.2f}, bm25 {hit.bm25:.1f}) {where}\n    "
+              f"{hit.chunk.text[:300]}")
+    return 0
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     from medqa.artifacts.merge import run_merge
 
@@ -314,11 +338,17 @@ def _backend_flags(p: argparse.ArgumentParser, timeouts: bool = False) -> None:
                    help="seconds to wait for its next piece")
 
 
+def _index_flag(p: argparse.ArgumentParser) -> None:
+    _to_config(p, "--index", key="index.path", metavar="DIR", help="ground answers in this passage index (medqa "
+               "index build): passages in the prompt, each sentence checked and cited, sources listed")
+
+
 def _generation_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", action="append", default=[], help="run folder, adapter folder or Hub adapter id")
     _to_config(p, "--base", key="model.base",
                help="base model: embedded, Hub id, local folder or .gguf (default: the adapter's)")
     _backend_flags(p)
+    _index_flag(p)
     _to_config(p, "--max-new-tokens", key="generation.max_new_tokens", type=int)
     _to_config(p, "--temperature", key="generation.temperature", type=float, help="0 = greedy")
     _to_config(p, "--top-p", key="generation.top_p", type=float)
@@ -381,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", action="append", default=[])
     _to_config(p, "--base", key="model.base")
     _backend_flags(p, timeouts=True)
+    _index_flag(p)
     _to_config(p, "--splits", key="eval.splits", nargs="+", help="loss task splits (default: validation test)")
     _to_config(p, "--mcq-file", key="eval.mcq_files", action="append",
                help="benchmark file or MMLU folder (repeatable)")
@@ -448,7 +479,26 @@ def build_parser() -> argparse.ArgumentParser:
     _to_config(p, "--log-messages", key="serve.log_messages", action="store_const", const=True,
                help="log message text (health data; off by default)")
     _backend_flags(p, timeouts=True)
+    _index_flag(p)
     p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("index", help="build or query a passage index for grounded answers (--index DIR)")
+    index_sub = p.add_subparsers(dest="index_command", required=True)
+    q = index_sub.add_parser("build", help="read, chunk, de-duplicate and index documents (BM25 + dense vectors)")
+    _common(q)
+    q.add_argument("sources", nargs="+", metavar="SOURCE", help="MedQuAD folder, .jsonl/.json/.csv/.parquet with "
+                   "a text field (title, url, source optional), or .md/.html/.txt files and folders of them")
+    q.add_argument("--output", required=True, help="index folder (replaced atomically when the build completes)")
+    _to_config(q, "--chunk-words", key="index.chunk_words", type=int, help="passage length in words (default 150)")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(fn=cmd_index_build)
+    q = index_sub.add_parser("search", help="show the passages a question retrieves")
+    _common(q)
+    q.add_argument("index_dir")
+    q.add_argument("query")
+    q.add_argument("-k", type=int, default=5)
+    q.add_argument("--fusion", choices=["rrf", "bm25", "dense"], help="default: index.fusion (rrf)")
+    q.set_defaults(fn=cmd_index_search)
 
     p = sub.add_parser("merge", help="merge a run's adapter into its base and save safetensors (verified)")
     p.add_argument("run_dir", help="a finished `medqa train` run folder")

@@ -280,6 +280,27 @@ class BackendConfig(StrictModel):
     read_timeout_s: float = Field(120.0, gt=0, description="longest wait for the next piece of a reply")
 
 
+class IndexConfig(StrictModel):
+    """Grounded answers (`--index DIR`): hybrid retrieval over a passage index, citations checked per sentence."""
+
+    path: str | None = Field(None, description="an index folder from `medqa index build`; None: answer ungrounded")
+    k: int = Field(4, ge=1, le=20, description="passages put in the prompt")
+    candidates: int = Field(50, ge=1, description="candidates each retriever contributes to the fusion")
+    fusion: Literal["rrf", "bm25", "dense"] = Field("rrf", description="reciprocal rank fusion of BM25 and dense "
+                                                   "retrieval, or one of them alone")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant: score = sum of 1 / (rrf_k + rank)")
+    chunk_words: int = Field(150, ge=20, le=400, description="passage length in words (build time)")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="sentences a passage repeats from the previous one")
+    near_duplicate_threshold: float = Field(0.9, gt=0.0, le=1.0, description="passages this similar (MinHash "
+                                            "Jaccard of word 3-grams) to a kept one are dropped at build time")
+    min_relevance: float = Field(0.45, ge=0.0, le=1.0, description="cosine similarity the best passage must reach; "
+                                 "below it the assistant says it found nothing instead of answering")
+    support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="how well a passage must support an answer "
+                                     "sentence (see medqa.retrieval.grounding) for the sentence to be shown as cited")
+    unsupported: Literal["drop", "mark"] = Field("drop", description="answer sentences no passage supports: drop "
+                                                 "them (safe) or keep them marked as unsupported")
+
+
 # The server's limits; the Assistant takes the same numbers as its defaults.
 QUEUE_SIZE = 64  # requests waiting for the model; one more is refused (HTTP 429)
 MAX_BATCH_SIZE = 8  # rows in one generate() call
@@ -318,6 +339,7 @@ class MedqaConfig(StrictModel):
     eval: EvalConfig = EvalConfig()
     serve: ServeConfig = ServeConfig()
     backend: BackendConfig = BackendConfig()
+    index: IndexConfig = IndexConfig()
 
 
 def _parse_scalar(text: str) -> Any:

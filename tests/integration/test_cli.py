@@ -13,10 +13,14 @@ def medqa(*args: str, cwd=None, stdin: str | None = None) -> subprocess.Complete
 
 
 def test_help_is_instant_and_lists_stages():
-    res = medqa("--help")
+    # instant: torch and transformers are imported by the commands that need them, never for --help
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "medqa.cli", "--help"], capture_output=True,
+                         text=True, timeout=60)
     assert res.returncode == 0
     for cmd in ("prepare", "train", "eval", "ask", "chat", "demo", "triage"):
         assert cmd in res.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines() if line.startswith("import time:")}
+    assert "medqa" in imported and not imported & {"torch", "transformers"}
 
 
 def test_prepare_cli_on_healthcaremagic_style_file(tmp_path):

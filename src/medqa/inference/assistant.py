@@ -58,6 +58,7 @@ class Reply:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    citations: list[dict[str, Any]] = field(default_factory=list)  # cited passages, when grounded in an index
 
 
 @dataclass(eq=False)
@@ -75,6 +76,7 @@ class Ticket:
     _pieces: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     _cancel: threading.Event = field(default_factory=threading.Event)
     final_triage: Future | None = None  # rules + semantic signal, computed while the request waits or generates
+    grounding: Any = None  # the request's passages and citations (medqa.retrieval.grounding), with an index
 
     @property
     def triage(self) -> TriageResult:
@@ -163,7 +165,7 @@ class Answering:
         """Submit and yield the safety-checked reply as it is generated."""
         ticket = self.submit(messages, model, stream=True, **kw)
         try:
-            yield from self.pipeline.shape(ticket.pieces(), ticket.triage)
+            yield from self.pipeline.shape(ticket.pieces(), ticket.triage, ticket.grounding)
         finally:
             ticket.cancel()
 
@@ -173,19 +175,23 @@ class Answering:
         return self.reply(ticket, ticket.done.result())
 
     def reply(self, ticket: Ticket, generated: Generated) -> Reply:
-        return Reply(self.pipeline.finish(generated.text, ticket.triage), ticket.triage, generated.finish_reason,
-                     ticket.prompt_tokens(generated), generated.tokens)
+        text = self.pipeline.finish(generated.text, ticket.triage, ticket.grounding)
+        return Reply(text, ticket.triage, generated.finish_reason, ticket.prompt_tokens(generated), generated.tokens,
+                     ticket.grounding.citations() if ticket.grounding is not None else [])
 
 
 class Assistant(Answering):
     """Base model + named adapters, a bounded request queue and one batching worker thread."""
 
-    def __init__(self, generator: Generator, system: str | None, defaults: GenerationConfig, *,
+    def __init__(self, generator: Generator, system: str | None = None, defaults: GenerationConfig | None = None, *,
                  queue_size: int = QUEUE_SIZE, max_batch_size: int = MAX_BATCH_SIZE,
                  batch_wait_s: float = BATCH_WAIT_S, max_input_tokens: int = MAX_INPUT_TOKENS,
-                 semantic: SemanticSignal | None = None) -> None:
-        self.generator, self.defaults = generator, defaults
-        self.pipeline = AnswerPipeline(system, semantic)
+                 semantic: SemanticSignal | None = None, pipeline: AnswerPipeline | None = None) -> None:
+        """`pipeline` (e.g. AnswerPipeline.from_config, with an index) replaces the one `system` and `semantic`
+        would make."""
+        self.generator, self.defaults = generator, defaults or GenerationConfig()
+        self.pipeline = pipeline or AnswerPipeline(system, semantic)
+        semantic = self.pipeline.semantic
         # The semantic signal embeds every message (tens of ms): run beside generation, not before queueing, so
         # concurrent requests still reach the batcher together. One thread (started on first use, kept across
         # restarts): the tokenizer is not re-entrant.
@@ -200,14 +206,10 @@ class Assistant(Answering):
     @classmethod
     def from_config(cls, cfg: Any, adapters: dict[str, str] | None = None, **limits: Any) -> Assistant:
         """Load `cfg.model.base` once with the named adapters (name -> run folder or Hub id)."""
-        from medqa.data.formatting import system_prompt
         from medqa.inference.generator import load_generator
 
-        from medqa.retrieval.exemplars import semantic_signal
-
-        generator = load_generator(cfg, adapters or {})
-        return cls(generator, system_prompt(cfg.prompt.system_prompt), cfg.generation,
-                   semantic=semantic_signal(cfg.safety), **limits)
+        return cls(load_generator(cfg, adapters or {}), pipeline=AnswerPipeline.from_config(cfg),
+                   defaults=cfg.generation, **limits)
 
     @property
     def models(self) -> list[str]:
@@ -253,20 +255,24 @@ class Assistant(Answering):
             raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
         if not self.running or self._stopping.is_set():
             raise AssistantClosed("the assistant is not running; retry later")
-        conversation = self.pipeline.conversation(messages)
-        prompt_ids = self.generator.prompt_ids(conversation)
+        prepared = self.pipeline.prepare(messages)
+        prompt_ids = self.generator.prompt_ids(prepared.prompt)
         if len(prompt_ids) > self.max_input_tokens:
             raise InputTooLong(f"the conversation is {len(prompt_ids)} tokens; this server accepts at most "
                                f"{self.max_input_tokens}: shorten it or drop earlier turns")
-        ticket = Ticket(model, self.pipeline.rules_triage(conversation), prompt_ids, sampling(self.defaults, temperature,
-                                                                                       top_p, seed),
-                        max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
-        try:
-            self._queue.put_nowait(ticket)
-        except queue.Full:
-            raise QueueFull(f"{self._queue.maxsize} requests are already waiting; retry shortly") from None
+        ticket = Ticket(model, self.pipeline.rules_triage(prepared.conversation), prompt_ids,
+                        sampling(self.defaults, temperature, top_p, seed), max_tokens or self.defaults.max_new_tokens,
+                        tuple(s for s in stop if s), stream, grounding=prepared.grounding)
+        if prepared.abstains:  # nothing relevant in the sources: the reply says so, the model is not asked
+            ticket.finish(Generated("", 0, "stop"))
+        else:
+            try:
+                self._queue.put_nowait(ticket)
+            except queue.Full:
+                raise QueueFull(f"{self._queue.maxsize} requests are already waiting; retry shortly") from None
         if self._triage_pool is not None:
-            ticket.final_triage = self._triage_pool.submit(self.pipeline.triage, conversation, ticket.first_triage)
+            ticket.final_triage = self._triage_pool.submit(self.pipeline.triage, prepared.conversation,
+                                                           ticket.first_triage)
         return ticket
 
     # -- worker ------------------------------------------------------------------------------------------------

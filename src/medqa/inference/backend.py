@@ -151,11 +151,11 @@ def _first_model(url: str, key: str | None) -> str:
 class BackendAssistant(Answering):
     """Submit / stream / reply like `Assistant`, generating with a remote OpenAI-compatible model."""
 
-    def __init__(self, engine: OpenAIEngine, system: str | None, defaults: GenerationConfig, *,
+    def __init__(self, engine: OpenAIEngine, system: str | None = None, defaults: GenerationConfig | None = None, *,
                  semantic: SemanticSignal | None = None, max_concurrent: int = MAX_CONCURRENT,
-                 models: list[str] | None = None) -> None:
-        self.engine, self.defaults = engine, defaults
-        self.pipeline = AnswerPipeline(system, semantic)
+                 models: list[str] | None = None, pipeline: AnswerPipeline | None = None) -> None:
+        self.engine, self.defaults = engine, defaults or GenerationConfig()
+        self.pipeline = pipeline or AnswerPipeline(system, semantic)
         self.model = engine.model  # the default; `models` (e.g. vLLM's base and adapters) may be asked for by name
         self._models = list(dict.fromkeys([engine.model, *(models or [])]))
         self.max_concurrent = max_concurrent
@@ -190,13 +190,17 @@ class BackendAssistant(Answering):
             raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
         if not self._running:
             raise AssistantClosed("the gateway is not running; retry later")
-        conversation = self.pipeline.conversation(messages)
-        ticket = Ticket(model, self.pipeline.triage(conversation), [],
+        prepared = self.pipeline.prepare(messages)
+        ticket = Ticket(model, self.pipeline.triage(prepared.conversation), [],
                         sampling(self.defaults, temperature, top_p, seed),
-                        max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream)
+                        max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream,
+                        grounding=prepared.grounding)
+        if prepared.abstains:  # nothing relevant in the sources: the reply says so, the backend is not asked
+            ticket.finish(Generated("", 0, "stop", prompt_tokens=0))
+            return ticket
         if not self._slots.acquire(blocking=False):
             raise QueueFull(f"the gateway is relaying {self.max_concurrent} requests already; retry shortly")
-        threading.Thread(target=self._relay, args=(ticket, conversation), name="medqa-relay", daemon=True).start()
+        threading.Thread(target=self._relay, args=(ticket, prepared.prompt), name="medqa-relay", daemon=True).start()
         return ticket
 
     # -- relay -------------------------------------------------------------------------------------------------

@@ -23,17 +23,22 @@ class ChatSession:
     history: list[dict[str, str]] = field(default_factory=list)
     last_triage: Any = None
     semantic: Any = None  # a medqa.safety.semantic.SemanticSignal, or None for the rules alone
+    pipeline: AnswerPipeline | None = None  # replaces the one `system` and `semantic` would make (e.g. with an index)
+    last_grounding: Any = None  # the last reply's passages and citations, when grounded
 
     def __post_init__(self) -> None:
-        self.pipeline = AnswerPipeline(self.system, self.semantic)
+        self.pipeline = self.pipeline or AnswerPipeline(self.system, self.semantic)
 
     def send(self, text: str) -> Iterator[str]:
         """Stream the reply to `text` through the pipeline: urgent message first when flagged."""
+        assert self.pipeline is not None
         self.history.append({"role": "user", "content": text})
-        conversation = self.pipeline.conversation(self.history)
-        result = self.last_triage = self.pipeline.triage(conversation)
+        prepared = self.pipeline.prepare(self.history)
+        result = self.last_triage = self.pipeline.triage(prepared.conversation)
+        self.last_grounding = prepared.grounding
+        pieces = [] if prepared.abstains else self.generator.stream(prepared.prompt, self.gen, self.adapter)
         shown: list[str] = []
-        for piece in self.pipeline.shape(self.generator.stream(conversation, self.gen, self.adapter), result):
+        for piece in self.pipeline.shape(pieces, result, prepared.grounding):
             shown.append(piece)
             yield piece
         self.history.append({"role": "assistant", "content": "".join(shown).strip()})

@@ -81,7 +81,7 @@ _NOT_TEXT = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in _stream_sentences([text or ""]) if s.strip()]
+    return [s for s in stream_sentences([text or ""]) if s.strip()]
 
 
 def replaces_clinician_claim(text: str) -> bool:
@@ -110,7 +110,7 @@ def sentence_allowed(sentence: str, urgent: bool) -> bool:
     return not replaces_clinician_claim(sentence) and not (urgent and _REASSURANCE.search(sentence))
 
 
-def _stream_sentences(pieces: Iterable[str]) -> Iterator[str]:
+def stream_sentences(pieces: Iterable[str]) -> Iterator[str]:
     """Re-chunk text pieces (tokens, or one whole answer) into sentences, keeping their whitespace."""
     buf = ""
     for piece in pieces:
@@ -130,7 +130,7 @@ def policy_stream(pieces: Iterable[str], result: TriageResult) -> Iterator[str]:
         yield f"{lead}\n\n"
     echoed = {s.strip() for s in _sentences(lead)}  # the model (or an earlier pass) repeating the urgent message
     shown: list[str] = []
-    for sentence in _stream_sentences(pieces):
+    for sentence in stream_sentences(pieces):
         if sentence.strip() in echoed or not sentence_allowed(sentence, result.urgent):
             continue
         if sentence.strip() or shown:

@@ -62,9 +62,8 @@ def serve_app(assistant: Any, settings: Any) -> int:
 def backend_assistant(cfg: Any, settings: Any, models: list[str] | None = None) -> Any:
     """medqa's safety layer in front of `settings.backend.url` (see medqa.inference.backend); `models` are the
     backend's model names clients may pick besides the configured one."""
-    from medqa.data.formatting import system_prompt
     from medqa.inference.backend import BackendAssistant, connect
-    from medqa.retrieval.exemplars import semantic_signal
+    from medqa.inference.pipeline import AnswerPipeline
 
-    return BackendAssistant(connect(settings.backend), system_prompt(cfg.prompt.system_prompt), cfg.generation,
-                            semantic=semantic_signal(cfg.safety), max_concurrent=settings.queue_size, models=models)
+    return BackendAssistant(connect(settings.backend), defaults=cfg.generation, max_concurrent=settings.queue_size,
+                            models=models, pipeline=AnswerPipeline.from_config(cfg))

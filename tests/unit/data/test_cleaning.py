@@ -11,7 +11,6 @@ from medqa.data.schema import Example
 def test_chatdoctor_greeting_removed_without_debris():
     out = clean_text("Hi, Welcome to Chat Doctor, I understand your concern. Your cough may be viral.")
     assert out == "I understand your concern. Your cough may be viral."
-    assert "Welcome to" not in out and not out.startswith(",")
 
 
 def test_thanks_on_chatdoctor_and_signoff_removed():

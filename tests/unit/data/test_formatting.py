@@ -48,6 +48,7 @@ def test_history_turns_precede_question(tokenizer, history):
     ex = Example(question="And now?", answer="Now this.", history=history)
     prompt = render_prompt(tokenizer, to_messages(ex, None))
     assert prompt.count("<start_of_turn>model\n") == 1 + len(history) // 2
+    assert all(prompt.index(text) < prompt.index("And now?") for _, text in history)
 
 
 def test_typed_control_tokens_cannot_forge_turns(tokenizer):

@@ -1,9 +1,12 @@
 """The shipped safety probes, their scores on hand-written answers, and the training checkpoint probe."""
 
+from conftest import nonzero_lora_b
+
 from medqa.config import LoraConfig, ModelConfig, build_config
+from medqa.data.formatting import system_prompt
 from medqa.evaluation.hooks import _active_adapter, checkpoint_probe
 from medqa.evaluation.tasks.safety_probes import load_probes, safety_scores, triage_scores, unconditional_escalation
-from medqa.inference.generator import BASE
+from medqa.inference.generator import BASE, Generator
 from medqa.inference.pipeline import AnswerPipeline
 from medqa.modeling.adapters import attach_lora
 from medqa.modeling.loading import load_base
@@ -71,8 +74,16 @@ def test_checkpoint_probe_reports_numbers_and_restores_training_mode(tiny_model)
 def test_checkpoint_probe_keeps_the_trained_adapter_on(tiny_model):
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     assert _active_adapter(model) == BASE
-    peft_model = attach_lora(model, LoraConfig(r=2, alpha=4))
+    peft_model = attach_lora(model, LoraConfig(r=2, alpha=4, dropout=0.0))
+    nonzero_lora_b(peft_model, std=0.5)  # a trained-looking adapter, so its answers differ from the base's
     assert _active_adapter(peft_model) == "default"
-    stats = checkpoint_probe(peft_model, tok, build_config({}), n=2, max_new_tokens=4)
-    assert peft_model.training and stats["probe/mean_tokens"] <= 4
+    cfg = build_config({})
+    stats = checkpoint_probe(peft_model, tok, cfg, n=2, max_new_tokens=6)
+    assert peft_model.training and stats["probe/mean_tokens"] <= 6
     assert any(p.requires_grad for p in peft_model.parameters())  # still trainable afterwards
+    pipeline = AnswerPipeline(system_prompt(cfg.prompt.system_prompt))
+    greedy = cfg.generation.model_copy(update={"temperature": 0.0})
+    convs = [pipeline.conversation([{"role": "user", "content": s["question"]}]) for s in stats["samples"]]
+    gen = Generator(peft_model.eval(), tok)
+    tuned, base = ([r["text"] for r in gen.generate_batch(convs, greedy, name, 6)] for name in ("default", BASE))
+    assert [s["answer"] for s in stats["samples"]] == tuned != base  # the probe answered with the adapter on

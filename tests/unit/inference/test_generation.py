@@ -3,7 +3,7 @@ from conftest import nonzero_lora_b
 from medqa.config import GenerationConfig, ModelConfig
 from medqa.inference.generator import Generator
 from medqa.inference.session import ChatSession
-from medqa.safety import policy_stream, triage
+from medqa.safety import has_referral, policy_stream, triage
 from medqa.modeling.loading import load_base
 
 
@@ -46,12 +46,13 @@ def test_session_leads_with_urgent_message_and_adds_referral(tiny_model):
     model, tok, _ = load_base(ModelConfig(base=str(tiny_model)))
     session = ChatSession(Generator(model, tok), GenerationConfig(temperature=0.0, max_new_tokens=6))
     reply = session.ask("I have crushing chest pain spreading to my left arm and I am sweating")
-    assert session.last_triage.urgent
-    assert reply.startswith(session.last_triage.message)
-    assert "emergency" in reply.lower()
+    urgent = session.last_triage.message
+    assert session.last_triage.urgent and reply.startswith(urgent)
     reply2 = session.ask("Thanks. Also, what helps a mild sore throat?")
-    assert not session.last_triage.urgent
-    assert "doctor" in reply2.lower() or "clinician" in reply2.lower()
+    assert not session.last_triage.urgent and urgent not in reply2
+    assert has_referral(reply2)
+    # the history keeps each reply as the user saw it (urgent message and referral included), not the raw model text
+    assert [m["content"] for m in session.history[1::2]] == [reply.strip(), reply2.strip()]
     assert len(session.history) == 4
 
 
