@@ -295,7 +295,7 @@ class IndexConfig(StrictModel):
                                             "Jaccard of word 3-grams) to a kept one are dropped at build time")
     min_relevance: float = Field(0.45, ge=0.0, le=1.0, description="cosine similarity the best passage must reach; "
                                  "below it the assistant says it found nothing instead of answering")
-    support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="how well a passage must support an answer "
+    support_threshold: float = Field(0.55, ge=0.0, le=1.0, description="how well a passage must support an answer "
                                      "sentence (see medqa.retrieval.grounding) for the sentence to be shown as cited")
     unsupported: Literal["drop", "mark"] = Field("drop", description="answer sentences no passage supports: drop "
                                                  "them (safe) or keep them marked as unsupported")

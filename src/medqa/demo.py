@@ -1,5 +1,6 @@
 """`medqa demo`, the main job: prepare the embedded data, fine-tune the embedded model, compare base and
-fine-tuned on the held-out test split, and answer three held-out questions with both.
+fine-tuned on the held-out test split, answer three held-out questions with both, then answer one of them
+grounded in a passage index built from the training split's reference answers, with its sources.
 
     medqa demo --output runs/demo
 
@@ -47,13 +48,16 @@ def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None)
     models = load_eval_models(cfg, [str(cfg.train.output_dir)])  # one load serves the scores and the answers
     metrics = run_eval(cfg, out / "data", [str(cfg.train.output_dir)], out / "eval", models=models)
     (tuned_name,) = metrics["adapters"]
-    answers = _compare_answers(cfg, read_split(out / "data", "test")[:DEMO_QUESTIONS], models, tuned_name)
+    test = read_split(out / "data", "test")
+    answers = _compare_answers(cfg, test[:DEMO_QUESTIONS], models, tuned_name)
+    _say(f"[4/4] a grounded answer: indexing the training answers → {out / 'index'}")
+    grounded = _grounded_answer(cfg, test[0].question, models, tuned_name, out)
     summary = {
         "base_test_loss": metrics["losses"]["base"]["test"]["loss"],
         "tuned_test_loss": metrics["losses"][tuned_name]["test"]["loss"],
         "train_seconds": round(train.train_seconds, 1), "train_steps": train.steps,
         "tokens_per_second": round(train.tokens_per_second, 1), "wall_seconds": round(time.perf_counter() - t0, 1),
-        "rows": prep.rows_out, "run_dir": str(cfg.train.output_dir), "answers": answers,
+        "rows": prep.rows_out, "run_dir": str(cfg.train.output_dir), "answers": answers, "grounded": grounded,
     }
     write_json(out / "demo.json", summary)
     _show(summary, out)
@@ -75,6 +79,26 @@ def _compare_answers(cfg: MedqaConfig, examples: list[Any], models: Any, tuned: 
              "tuned": pipeline.finish(out["tuned"][i]["text"], verdicts[i])} for i, ex in enumerate(examples)]
 
 
+def _grounded_answer(cfg: MedqaConfig, question: str, models: Any, tuned: str, out: Path) -> dict[str, Any]:
+    """The fine-tuned model's reply with passages from an index of the training split's answers (never the test
+    question's own), checked sentence by sentence and cited, as `ask --index` would show it."""
+    from medqa.inference.pipeline import AnswerPipeline
+    from medqa.retrieval.index import Index, build_index
+
+    build_index([out / "data" / "train.jsonl"], out / "index", cfg.index, progress=False)
+    pipeline = AnswerPipeline(models.pipeline.system, models.pipeline.semantic, Index.load(out / "index", cfg.index),
+                              cfg.index)
+    prepared = pipeline.prepare([{"role": "user", "content": question}])
+    text = ""
+    if not prepared.abstains:
+        gen_cfg = cfg.generation.model_copy(update={"temperature": 0.0, "max_new_tokens": 120})
+        text = models.generator.generate_batch([prepared.prompt], gen_cfg, tuned)[0]["text"]
+    answer = pipeline.finish(text, pipeline.triage(prepared.conversation), prepared.grounding)
+    return {"question": question, "answer": answer, "model_text": text, "index": str(out / "index"),
+            "citations": prepared.grounding.citations(),
+            "retrieved": [{"title": h.chunk.title, "similarity": round(h.similarity, 3)} for h in prepared.grounding.hits]}
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -88,6 +112,9 @@ def _show(summary: dict[str, Any], out: Path) -> None:
         console.print(Panel(qa["question"], title=f"held-out question {i}", border_style="cyan"))
         console.print(Panel(qa["base"] or "(empty)", title="base model", border_style="red"))
         console.print(Panel(qa["tuned"] or "(empty)", title="fine-tuned", border_style="green"))
+    grounded = summary["grounded"]
+    console.print(Panel(grounded["answer"], title="fine-tuned, grounded in the index (ask --index)",
+                        border_style="blue"))
     console.print(f"[bold]test loss[/]: base {summary['base_test_loss']:.3f} → fine-tuned {summary['tuned_test_loss']:.3f}"
                   f"   train {summary['train_seconds']:.0f}s, wall {summary['wall_seconds']:.0f}s")
     console.print(f"data: {out / 'data'}   adapter: {summary['run_dir']}/adapter   loss curve: {summary['run_dir']}/loss.png"

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from medqa.safety import REFERRAL_SENTENCE
+
 pytestmark = pytest.mark.slow
 
 
@@ -30,4 +32,5 @@ def test_embedded_pipeline(tmp_path, embedded_dir):
     res = medqa("ask", "I have a mild sore throat since yesterday, what can I do?", "--adapter", str(run),
                 "--max-new-tokens", "12", "--temperature", "0")
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip()
+    # the policy alone would print the referral sentence: the model must have said something before it
+    assert not res.stdout.strip().startswith(REFERRAL_SENTENCE)

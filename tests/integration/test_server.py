@@ -21,7 +21,7 @@ import openai
 import pytest
 from conftest import tiny_cfg
 
-from medqa.safety import REFERRAL_SENTENCE, has_referral
+from medqa.safety import has_referral
 
 API_KEY = "test-key-123"
 MAX_BODY = 64 * 1024
@@ -176,12 +176,14 @@ def test_bad_bodies_get_openai_errors_and_server_stays_healthy(server, client):
     user = [{"role": "user", "content": "hi there"}]
     assert assert_error(post(server, content=b"{not json"), 400)["code"] == "invalid_json"
     assert assert_error(post(server, json={"model": "base", "messages": []}), 400)["param"] == "messages"
-    assert assert_error(post(server, json={"model": "base", "messages": user, "temperature": "hot"}), 400)
+    assert assert_error(post(server, json={"model": "base", "messages": user, "temperature": "hot"}),
+                        400)["param"] == "temperature"
     assert "typo_field" in assert_error(post(server, json={"model": "base", "messages": user, "typo_field": 1}),
                                         400)["message"]
     assert assert_error(post(server, json={"messages": user}), 400)["param"] == "model"
     last_assistant = [*user, {"role": "assistant", "content": "hello"}]
-    assert assert_error(post(server, json={"model": "base", "messages": last_assistant}), 400)
+    assert assert_error(post(server, json={"model": "base", "messages": last_assistant}), 400)["code"] == \
+        "invalid_messages"
     with pytest.raises(openai.BadRequestError) as err:
         ask(client, SORE_THROAT, max_tokens=TOKEN_CAP + 1)
     assert err.value.param == "max_tokens"
@@ -208,8 +210,7 @@ def test_concurrent_requests_are_batched(server, client):
     questions = [f"{SORE_THROAT} (question {i})" for i in range(8)]
     with ThreadPoolExecutor(8) as pool:
         replies = list(pool.map(lambda q: ask(client, q), questions))
-    assert all(REFERRAL_SENTENCE in r.choices[0].message.content or has_referral(r.choices[0].message.content)
-               for r in replies)
+    assert all(has_referral(r.choices[0].message.content) for r in replies)
     stats = httpx.get(f"{server}/health").json()
     assert stats["max_batch_size"] > 1, stats
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from test_server import STROKE, adapter_run, running_server  # noqa: F401 (adapter_run is a fixture)
 
-from medqa.safety import DISCLAIMER, REFERRAL_SENTENCE
+from medqa.safety import DISCLAIMER, REFERRAL_SENTENCE, triage
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -107,6 +107,6 @@ def test_new_chat_ends_the_previous_conversation_for_good(page):
     page.click("#send")
     page.click("#reset")  # before the urgent reply's first chunk has arrived
     answer = ask(page, "I have had a mild sore throat since yesterday, what can I do?")
-    assert answer.strip()
+    assert triage(STROKE).message not in answer  # no chunk of the stroke reply lands in the new bubble
     assert not page.locator("#banner").is_visible()  # the stroke reply's triage never reaches the new chat
     assert page.locator(".msg.user").count() == 1 and "sore throat" in page.locator(".msg.user").inner_text()

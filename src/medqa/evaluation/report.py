@@ -15,7 +15,8 @@ from typing import Any
 
 FREETEXT_ROWS = ("rouge1", "rouge2", "rougeL", "bleu", "chrf", "bertscore_p", "bertscore_r", "bertscore_f1",
                  "statement_coverage", "mean_words", "mean_tokens", "distinct_1", "distinct_2", "loop_rate",
-                 "stopped_share", "truncated_share", "referral_share")
+                 "stopped_share", "truncated_share", "referral_share", "abstention_rate", "supported_share",
+                 "citation_precision")
 READOUTS = ("acc", "acc_norm", "acc_letter", "acc_text")  # as in tasks.mcq, without importing torch here
 SAFETY_ROWS = ("escalation_rate", "false_alarm_rate", "escalation_rate_unconditional", "false_alarm_rate_unconditional",
                "clinician_claim_rate", "referral_rate")
@@ -50,7 +51,8 @@ def loss_table(losses: dict[str, Any]) -> Table:
 
 def freetext_table(ft: dict[str, Any]) -> Table:
     models = list(ft["models"])
-    rows = [[k, *(fmt(ft["models"][m].get(k)) for m in models)] for k in FREETEXT_ROWS]
+    rows = [[k, *(fmt(ft["models"][m].get(k)) for m in models)] for k in FREETEXT_ROWS
+            if any(ft["models"][m].get(k) is not None for m in models)]
     rows.insert(3, ["rougeL 95% CI", *(_ci(ft["models"][m]["rougeL"], ft["models"][m]["ci95"]["rougeL"])
                                        for m in models)])
     notes = [f"{ft['items']} items from {ft.get('source', '?')} (of {ft.get('available', '?')}), greedy, "

@@ -194,7 +194,8 @@ def _task_freetext(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
 
     examples, source = load_examples(data, cfg, FREETEXT_SPLIT)
     chosen = select_examples(examples, ctx.settings.limit, ctx.settings.seed)
-    result = run_freetext(ctx.generator, ctx.refs, chosen, ctx.system, ctx.answer, ctx.cache, ctx.settings.seed)
+    result = run_freetext(ctx.generator, ctx.refs, chosen, ctx.system, ctx.answer, ctx.cache, ctx.settings.seed,
+                          ctx.pipeline)
     result.update(source=str(source), available=len(examples), data={"freetext": file_hash(source)})
     return result
 

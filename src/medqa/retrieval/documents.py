@@ -77,9 +77,12 @@ def _medquad(root: Path) -> Iterator[Document | Problem]:
         f = row.fields
         if not (f.get("answer") or "").strip():
             continue  # MedQuAD withholds some collections' answers (copyright); nothing to index
-        title = f.get("question") or f.get("focus") or Path(row.source).stem
-        yield Document(f["answer"], title, f.get("url"), f"{row.source}#{row.line}",
-                       str(f.get("id") or f"{f.get('document_id') or row.source}-{row.line}"))
+        # The document's focus and the section's type, not the question: a reader sees where the passage comes
+        # from, and held-out MedQuAD questions never match their own text in the index.
+        focus = f.get("focus") or Path(row.source).stem
+        title = f"{focus} ({f['qtype']})" if f.get("qtype") else focus
+        where = f"{row.source}#{row.line}"  # unique: MedQuAD's own ids restart in every collection
+        yield Document(f["answer"], title, f.get("url"), where, where)
 
 
 def _table(path: Path) -> Iterator[Document | Problem]:
@@ -109,9 +112,9 @@ def _text_file(path: Path) -> Iterator[Document | Problem]:
     if path.suffix.lower() in (".html", ".htm"):
         title, text = html_text(raw)
     else:
-        text = raw
         heading = re.search(r"^\s*#+\s+(.+)$", raw, re.MULTILINE) if path.suffix.lower() != ".txt" else None
         title = heading.group(1).strip() if heading else ""
+        text = raw[:heading.start()] + raw[heading.end():] if heading else raw  # the title is not passage text
     if not text.strip():
         yield Problem(str(path), 0, "empty document")
         return

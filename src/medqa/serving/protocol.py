@@ -1,6 +1,8 @@
 """OpenAI-compatible request and response models for /v1/chat/completions and /v1/models, apart from any logic.
 
-Responses carry one extra field, `triage`: the red-flag triage result of the latest user turn. Unknown request
+Responses carry extra fields: `triage`, the red-flag triage result of the latest user turn, and, when the server
+answers from a passage index (`--index`), `citations`: the passages the answer cites as [n] (index, title, url,
+source, text), in the final chunk when streaming. Unknown request
 fields are refused (400, as OpenAI) rather than silently ignored; so are texts that are not valid Unicode, more than
 MAX_MESSAGES messages and seeds outside 64 bits. Exercised by tests/integration/test_server.py and
 tests/reliability/test_reliability_server.py.
@@ -128,6 +130,7 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage
     triage: dict[str, Any]
+    citations: list[dict[str, Any]] | None = None
 
 
 class Delta(BaseModel):
@@ -154,6 +157,7 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     usage: Usage | None = None
     triage: dict[str, Any] | None = None
+    citations: list[dict[str, Any]] | None = None
 
 
 class ModelCard(BaseModel):

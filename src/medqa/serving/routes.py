@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from medqa.inference.assistant import Assistant, RequestError, Ticket
-from medqa.safety import policy_stream
 from medqa.serving.errors import APIError, error_body, refusal_error
 from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
                                     Choice, ChunkChoice, Delta, ErrorBody, ModelCard, ModelList, Usage, completion_id,
@@ -120,7 +119,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Cha
     return ChatCompletion(id=completion_id(), created=now(), model=ticket.model, triage=reply.triage.to_dict(),
                           choices=[Choice(message=AssistantMessage(content=reply.text),
                                           finish_reason=reply.finish_reason)],
-                          usage=Usage.of(reply.prompt_tokens, reply.completion_tokens))
+                          usage=Usage.of(reply.prompt_tokens, reply.completion_tokens),
+                          citations=reply.citations if ticket.grounding is not None else None)
 
 
 def _log_request(body: ChatCompletionRequest, ticket: Ticket, with_text: bool) -> None:
@@ -137,15 +137,16 @@ def _sse(assistant: Assistant, ticket: Ticket, include_usage: bool) -> Iterator[
 
     def event(choices: list[ChunkChoice], **extra: Any) -> str:
         chunk = ChatCompletionChunk(id=cid, created=created, model=ticket.model, choices=choices, **extra)
-        return f"data: {chunk.model_dump_json(exclude={k for k in ('usage', 'triage') if k not in extra})}\n\n"
+        return f"data: {chunk.model_dump_json(exclude={k for k in ('usage', 'triage', 'citations') if k not in extra})}\n\n"
 
     try:
         yield event([ChunkChoice(delta=Delta(role="assistant", content=""))], triage=ticket.triage.to_dict())
-        for piece in policy_stream(ticket.pieces(), ticket.triage):
+        for piece in assistant.pipeline.shape(ticket.pieces(), ticket.triage, ticket.grounding):
             yield event([ChunkChoice(delta=Delta(content=piece))])
         generated = ticket.done.result()
+        cited = {"citations": ticket.grounding.citations()} if ticket.grounding is not None else {}
         yield event([ChunkChoice(delta=Delta(), finish_reason=generated.finish_reason)],
-                    triage=ticket.triage.to_dict())
+                    triage=ticket.triage.to_dict(), **cited)
         if include_usage:
             yield event([], usage=Usage.of(ticket.prompt_tokens(generated), generated.tokens))
     except RequestError as err:  # a gateway's backend failed mid-way: in-band, OpenAI-shaped, after the urgent lead

@@ -53,6 +53,7 @@ class LoopResult:
     tokens: int
     seconds: float
     stopped_early: bool
+    steps: int  # the last step trained (fewer than planned when early stopping ended the run)
 
 
 def adapter_state(s: LoopState) -> dict[str, torch.Tensor] | None:
@@ -140,9 +141,10 @@ def _save_best(s: LoopState, weights: dict[str, torch.Tensor] | None) -> None:
 
 def run_loop(s: LoopState, loggers: MetricLoggers, stop: Any, bar: Any) -> LoopResult:
     t0, tokens, last_loss, val_loss, early = time.perf_counter(), 0, float("nan"), None, False
-    tc = s.cfg.train
+    tc, done = s.cfg.train, s.start
     for step in range(s.start, s.steps):
         last_loss, n = train_step(s, step)
+        done = step + 1
         tokens += n
         elapsed = time.perf_counter() - t0
         record = {"step": step + 1, "loss": round(last_loss, 6), "lr": s.scheduler.get_last_lr()[0],
@@ -161,4 +163,4 @@ def run_loop(s: LoopState, loggers: MetricLoggers, stop: Any, bar: Any) -> LoopR
                                 f"`medqa train --resume --output {s.run_dir}`")
         if early:
             break
-    return LoopResult(last_loss, val_loss, tokens * s.dist.world, time.perf_counter() - t0, early)
+    return LoopResult(last_loss, val_loss, tokens * s.dist.world, time.perf_counter() - t0, early, done)

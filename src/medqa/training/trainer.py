@@ -145,7 +145,7 @@ def run_training(cfg: MedqaConfig, data_dir: str | Path, *, resume: bool = False
             finally:
                 bar.close()
                 loggers.close()
-            result = TrainResult(run_dir, state.steps, out.seconds, out.last_loss, out.val_loss,
+            result = TrainResult(run_dir, out.steps, out.seconds, out.last_loss, out.val_loss,
                                  out.tokens / max(out.seconds, 1e-9), truncated, loggers.history.records,
                                  out.stopped_early, state.best.get("step"))
             weights = adapter_state(state)  # gathered on every process when sharded

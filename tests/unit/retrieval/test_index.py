@@ -1,5 +1,5 @@
 """The passage index on small documents this test writes: reading, chunking, de-duplication, hybrid search, the
-manifest checks and atomic replacement; then grounding: support scores, citations, abstention, sources."""
+manifest checks and atomic replacement (grounding itself: test_grounding.py)."""
 
 from __future__ import annotations
 

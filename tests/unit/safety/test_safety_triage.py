@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from medqa.safety import TriageResult, URGENT_MESSAGES, triage, triage_conversation
+
+SRC = Path(__file__).resolve().parents[3] / "src"
 
 
 @pytest.mark.parametrize("text", [
@@ -123,8 +129,14 @@ def test_to_dict_is_json_serialisable_with_required_keys() -> None:
 
 
 def test_deterministic() -> None:
-    text = "my dad has a UTI and now he's confused and shivering"
-    assert triage(text) == triage(text)
+    """The same verdict, evidence included, in processes with different string hashing (so set order differs)."""
+    texts = ["my dad has a UTI and now he's confused and shivering", "I want to die so I took 30 of my sleeping pills"]
+    expected = json.dumps([triage(t).to_dict() for t in texts])
+    code = f"import json; from medqa.safety import triage; print(json.dumps([triage(t).to_dict() for t in {texts!r}]))"
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(SRC)}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == expected, out.stderr
 
 
 def test_empty_input() -> None:

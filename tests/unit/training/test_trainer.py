@@ -68,6 +68,7 @@ def test_early_stopping_keeps_the_best_adapter(tiny_model, prepared_small, tmp_p
     best = [r for r in vals if r.get("best")]
     assert best and best[-1]["val_loss"] == min(r["val_loss"] for r in vals)
     assert res.best_step == meta["best_step"] == best[-1]["step"] < vals[-1]["step"]
+    assert res.steps == meta["steps"] == vals[-1]["step"] < 8  # the steps trained, not the steps planned
     assert list((tmp_path / "es" / "tensorboard").glob("events.out.tfevents.*"))
 
 

@@ -7,6 +7,11 @@
 default, with the training system prompt; the safety policy is scored separately by the safety task because its
 fixed urgent/referral text would blur overlap metrics. Metrics: ROUGE-1/2/L, BLEU, chrF, BERTScore-style P/R/F1,
 statement coverage (rows with must-have `statements`) and answer behaviour (see `metrics.behaviour`).
+
+With `--index DIR` every model also answers with the retrieved passages in its prompt ("NAME+sources"); those
+answers are scored as grounding shows them (unsupported sentences dropped, citations checked), next to the
+ungrounded ones, with the abstention rate, the share of answer sentences a passage supports, and the share of
+the model's own [n] citations whose passage supports their sentence.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from medqa.evaluation.answers import AnswerSettings, ModelRef, answer_all
 from medqa.evaluation.cache import GenerationCache
 from medqa.evaluation.readers import stratified_sample
 from medqa.evaluation.similarity import bertscore, statement_coverage
-from medqa.inference.generator import BASE, Generator
+from medqa.inference.generator import BASE
 
 PAIRS_SHOWN = 3  # answer pairs per adapter where base and adapter differ most (lowest ROUGE-L between them)
 
@@ -88,17 +93,25 @@ def differing_pairs(examples: list[Example], base: list[dict[str, Any]], tuned: 
             for i in order]
 
 
-def run_freetext(generator: Generator, refs: list[ModelRef], examples: list[Example], system: str | None,
-                 settings: AnswerSettings, cache: GenerationCache, seed: int = 0) -> dict[str, Any]:
-    """Answer `examples` with every model, score them, and pick the answer pairs that differ most."""
+def run_freetext(generator: Any, refs: list[ModelRef], examples: list[Example], system: str | None,
+                 settings: AnswerSettings, cache: GenerationCache, seed: int = 0,
+                 pipeline: Any = None) -> dict[str, Any]:
+    """Answer `examples` with every model (and, with an index in `pipeline`, grounded too), score them, and pick
+    the answer pairs that differ most."""
     convs = [to_messages(ex, system) for ex in examples]
     answers = {r.name: answer_all(generator, r, convs, settings, cache, "freetext") for r in refs}
+    grounding: dict[str, dict[str, Any]] = {}
+    if pipeline is not None and pipeline.index is not None:
+        for ref in refs:
+            name = f"{ref.name}+sources"
+            answers[name], grounding[name] = grounded_answers(generator, ref, convs, pipeline, settings, cache)
     reference_cov = statement_coverage([ex.answer for ex in examples], [ex.statements for ex in examples])
     result: dict[str, Any] = {
         "items": len(examples), "max_new_tokens": settings.max_new_tokens,
         "reference_statement_coverage": reference_cov["statement_coverage"],
         "coverage_threshold": reference_cov["threshold"],
-        "models": {name: score_answers(a, examples, seed) for name, a in answers.items()},
+        "models": {name: {**score_answers(a, examples, seed), **grounding.get(name, {})}
+                   for name, a in answers.items()},
         "pairs": {name: differing_pairs(examples, answers[BASE], a) for name, a in answers.items()
                   if name != BASE and BASE in answers},
     }
@@ -106,3 +119,27 @@ def run_freetext(generator: Generator, refs: list[ModelRef], examples: list[Exam
                        "reference": ex.answer, "answer": a[i]["text"], "stopped": a[i]["stopped"],
                        "tokens": a[i]["tokens"]} for name, a in answers.items() for i, ex in enumerate(examples)]
     return result
+
+
+def grounded_answers(generator: Any, ref: ModelRef, convs: list[list[dict[str, str]]], pipeline: Any,
+                     settings: AnswerSettings, cache: GenerationCache) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One model's answers with passages in the prompt, as grounding shows them, and the grounding rates."""
+    from medqa.retrieval.grounding import check_answer
+
+    prepared = [pipeline.prepare(c) for c in convs]
+    asked = [i for i, p in enumerate(prepared) if not p.abstains]
+    raw = answer_all(generator, ref, [prepared[i].prompt for i in asked], settings, cache, "freetext+sources")
+    by_item = dict(zip(asked, raw))
+    shown, totals = [], {"sentences": 0, "supported": 0, "model_citations": 0, "model_citations_supported": 0}
+    for i, p in enumerate(prepared):
+        text, stats = check_answer(by_item[i]["text"] if i in by_item else "", p.grounding, pipeline.index.encoder,
+                                   pipeline.index_cfg)
+        for key in totals:
+            totals[key] += stats[key]
+        shown.append({**by_item.get(i, {"stopped": True, "tokens": 0}), "text": text})
+    rates = {"abstention_rate": 1 - len(asked) / max(len(prepared), 1),
+             "supported_share": totals["supported"] / totals["sentences"] if totals["sentences"] else None,
+             "citation_precision": (totals["model_citations_supported"] / totals["model_citations"]
+                                    if totals["model_citations"] else None),
+             "model_citations": totals["model_citations"]}
+    return shown, rates
