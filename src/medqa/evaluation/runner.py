@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -214,11 +215,21 @@ def _task_mcq(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
         while label in result["benchmarks"]:
             label, k = f"{fmt}-{k}", k + 1
         chosen = stratified_sample(items, s.limit, item_stratum, s.seed)
-        bench = run_mcq(ctx.generator, [r.name for r in ctx.refs], chosen, ctx.system, s.seed, ctx.progress, label)
-        result["rows"] += bench.pop("rows")
-        result["benchmarks"][label] = {"format": fmt, "path": str(path), "available": len(items), **bench}
+        systems: list[tuple[str, Any]] = [(label, ctx.system)]
+        if ctx.pipeline.index is not None:  # the same items with their retrieved passages before the question
+            systems.append((f"{label}+sources", partial(_with_passages, ctx.pipeline)))
+        for name, system in systems:
+            bench = run_mcq(ctx.generator, [r.name for r in ctx.refs], chosen, system, s.seed, ctx.progress, name)
+            result["rows"] += bench.pop("rows")
+            result["benchmarks"][name] = {"format": fmt, "path": str(path), "available": len(items), **bench}
         result["data"][f"mcq/{label}"] = _mcq_hash(Path(path), fmt)
     return result
+
+
+def _with_passages(pipeline: AnswerPipeline, item: Any) -> str | None:
+    """The system message an MCQ item gets with an index: the configured one plus the stem's passages."""
+    prompt = pipeline.prepare([{"role": "user", "content": item.question}]).prompt
+    return prompt[0]["content"] if prompt[0]["role"] == "system" else None
 
 
 def _mcq_hash(path: Path, fmt: str) -> str:

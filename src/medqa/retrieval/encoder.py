@@ -45,8 +45,11 @@ class SentenceEncoder:
     def _encode_into(self, texts: Sequence[str], out: np.ndarray) -> None:
         import torch
 
+        # Batches of similar length waste little compute on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(texts), BATCH_SIZE):
-            batch = [t or " " for t in texts[start:start + BATCH_SIZE]]
+            rows = order[start:start + BATCH_SIZE]
+            batch = [texts[i] or " " for i in rows]
             enc = self.tokenizer(batch, padding=True, truncation=True, max_length=MAX_WORD_PIECES,
                                  return_tensors="pt")
             with torch.inference_mode():
@@ -54,7 +57,7 @@ class SentenceEncoder:
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            out[start:start + len(batch)] = pooled.float().numpy()
+            out[rows] = pooled.float().numpy()
 
 
 def minilm_path() -> Path:

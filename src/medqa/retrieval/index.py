@@ -86,13 +86,15 @@ def build_index(sources: Sequence[str | Path], output: str | Path, cfg: Any, pro
     raw = list(chunk_documents(documents, cfg.chunk_words, cfg.chunk_overlap))
     chunks, dropped = dedupe(raw, cfg.near_duplicate_threshold)
     vectors = np.zeros((len(chunks), _dim(encoder)), dtype=np.float32)
+    texts = [passage_text(c) for c in chunks]
+    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
     with tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=not progress) as bar:
         for start in range(0, len(chunks), ENCODE_BLOCK):
-            block = chunks[start:start + ENCODE_BLOCK]
-            vectors[start:start + len(block)] = encoder.encode([passage_text(c) for c in block])
+            block = order[start:start + ENCODE_BLOCK]
+            vectors[block] = encoder.encode([texts[i] for i in block])
             bar.update(len(block))
     bm25 = bm25s.BM25()
-    bm25.index(tokens([passage_text(c) for c in chunks]), show_progress=False)
+    bm25.index(tokens(texts), show_progress=False)
     manifest = {"format": INDEX_FORMAT, "embedder": encoder.name, "dim": int(vectors.shape[1]),
                 "chunking": chunking_settings(cfg), "sources": listed,
                 "counts": {"documents": len(documents), "chunks_before_dedup": len(raw), "chunks": len(chunks),

@@ -90,3 +90,29 @@ def test_problems_are_reported_together_before_loading(tmp_path):
                        "backend.url=http://127.0.0.1:9/v1")
     with pytest.raises(ConfigError, match="--task loss scores the model's likelihoods"):
         run_eval(backend, tmp_path / "nowhere")
+
+
+def test_eval_with_an_index_reports_grounded_beside_ungrounded(tiny_model, prepared_small, mcq_file, tmp_path):
+    from medqa.config import IndexConfig
+    from medqa.retrieval.index import build_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "heart.md").write_text("# Heart\n\nThe heart pumps blood through the body. Arteries carry blood away from "
+                                   "the heart and veins carry it back.\n")
+    build_index([docs, prepared_small / "train.jsonl"], tmp_path / "idx", IndexConfig(), progress=False)
+    cfg = tiny_cfg(tiny_model, tmp_path / "run", "eval.tasks=[freetext,mcq]", f"eval.mcq_files=[{mcq_file}]",
+                   "eval.max_new_tokens=6", "eval.limit=3", f"index.path={tmp_path / 'idx'}")
+    m = run_eval(cfg, prepared_small, [], tmp_path / "eval", progress=False)
+    grounded = m["freetext"]["models"]["base+sources"]
+    assert set(m["freetext"]["models"]) == {"base", "base+sources"} and "abstention_rate" not in m["freetext"][
+        "models"]["base"]
+    assert grounded["abstention_rate"] < 1  # test questions find passages among the training answers
+    assert set(m["mcq"]["benchmarks"]) == {"mmlu", "mmlu+sources"}
+    rows = {(r["benchmark"], r["id"]): r for r in (json.loads(line) for line in
+            (tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) if r["task"] == "mcq"}
+    heart = "anatomy-1"  # "Which organ pumps blood?": its prompt now carries the passage
+    plain, sourced = rows[("mmlu", heart)], rows[("mmlu+sources", heart)]
+    assert sourced["prompt_tokens"] > plain["prompt_tokens"] + 20 and sourced["loglik"] != plain["loglik"]
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "base+sources" in report and "abstention_rate" in report and "Multiple choice: mmlu+sources" in report

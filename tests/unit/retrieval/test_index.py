@@ -119,3 +119,16 @@ def test_index_is_replaced_atomically_and_checked_when_loaded(index, corpus, tmp
     with pytest.raises(MedqaError, match="not a medqa index: choose another --output"):
         build_index([corpus / "asthma.md"], tmp_path, IndexConfig(), progress=False)
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_frozen_grounding_sets_are_unchanged():
+    """The blind-written grounding sets must match the hashes recorded when they were frozen."""
+    import hashlib
+    import re
+
+    data = Path(__file__).resolve().parents[3] / "benchmarks" / "data"
+    recorded = dict(re.findall(r"`(grounding_\w+\.jsonl)` \| \d+ \| `([0-9a-f]{64})`",
+                               (data / "GROUNDING_SETS.md").read_text()))
+    assert len(recorded) == 2
+    for name, digest in recorded.items():
+        assert hashlib.sha256((data / name).read_bytes()).hexdigest() == digest, f"{name} was edited after freezing"

@@ -21,6 +21,7 @@ the options; the LM head runs only on option tokens.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -90,9 +91,10 @@ def item_logprobs(model: Any, prompt: list[int], options: list[list[int]], pad_i
     return out
 
 
-def score_items(generator: Generator, adapter: str, items: list[MCQItem], system: str | None,
+def score_items(generator: Generator, adapter: str, items: list[MCQItem], system: str | None | Callable[[MCQItem], str | None],
                 progress: bool = True, desc: str = "mcq") -> list[dict[str, Any]]:
-    """Per item: gold, predictions of each read-out and the option scores."""
+    """Per item: gold, predictions of each read-out and the option scores. `system` may depend on the item (e.g. its
+    retrieved passages)."""
     from tqdm.auto import tqdm
 
     pad = generator.tokenizer.pad_token_id
@@ -101,7 +103,8 @@ def score_items(generator: Generator, adapter: str, items: list[MCQItem], system
     results = []
     with generator.use(adapter):
         for item in tqdm(items, desc=f"{desc} [{adapter}]", unit="item", disable=not progress):
-            prompt, options, text_starts = encode_item(generator.tokenizer, item, system)
+            prompt, options, text_starts = encode_item(generator.tokenizer, item,
+                                                       system(item) if callable(system) else system)
             token_logps = item_logprobs(generator.model, prompt, options, pad)
             results.append(_item_result(item, token_logps, text_starts, len(prompt)))
     generator.model.train(was_training)
@@ -153,7 +156,8 @@ def summarise(results: list[dict[str, Any]], seed: int = 0) -> dict[str, Any]:
     return out
 
 
-def run_mcq(generator: Generator, models: list[str], items: list[MCQItem], system: str | None,
+def run_mcq(generator: Generator, models: list[str], items: list[MCQItem],
+            system: str | None | Callable[[MCQItem], str | None],
             seed: int = 0, progress: bool = True, label: str = "mcq") -> dict[str, Any]:
     """Score every model on one benchmark sample."""
     per_model = {m: score_items(generator, m, items, system, progress, label) for m in models}
