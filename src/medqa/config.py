@@ -293,8 +293,9 @@ class IndexConfig(StrictModel):
     chunk_overlap: int = Field(1, ge=0, le=5, description="sentences a passage repeats from the previous one")
     near_duplicate_threshold: float = Field(0.9, gt=0.0, le=1.0, description="passages this similar (MinHash "
                                             "Jaccard of word 3-grams) to a kept one are dropped at build time")
-    min_relevance: float = Field(0.45, ge=0.0, le=1.0, description="cosine similarity the best passage must reach; "
-                                 "below it the assistant says it found nothing instead of answering")
+    min_relevance: float = Field(0.53, ge=0.0, le=1.0, description="cosine similarity the best passage must reach; "
+                                 "below it the assistant says it found nothing instead of answering (0.53: calibrated for MiniLM on MedQuAD "
+                                 "by benchmarks/grounding_abstention.py; recalibrate for another corpus)")
     support_threshold: float = Field(0.55, ge=0.0, le=1.0, description="how well a passage must support an answer "
                                      "sentence (see medqa.retrieval.grounding) for the sentence to be shown as cited")
     unsupported: Literal["drop", "mark"] = Field("drop", description="answer sentences no passage supports: drop "

@@ -34,3 +34,28 @@ def test_embedded_pipeline(tmp_path, embedded_dir):
     assert res.returncode == 0, res.stderr
     # the policy alone would print the referral sentence: the model must have said something before it
     assert not res.stdout.strip().startswith(REFERRAL_SENTENCE)
+
+
+def test_grounded_ask_with_the_real_model(tmp_path, embedded_dir):
+    """`index build` over documents written here, then `ask --index` with the real 270M model: every model sentence
+    shown carries a citation and the cited source is listed, or the reply says it found nothing in its sources."""
+    import re
+
+    from medqa.retrieval.grounding import ABSTAIN_MESSAGE
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "flu.md").write_text(
+        "# Influenza\n\nInfluenza is a viral infection of the nose, throat and lungs. Antibiotics do not treat "
+        "influenza because it is caused by a virus. Rest, fluids and paracetamol ease the fever and aches. Antiviral "
+        "medicines such as oseltamivir can shorten the illness if started within two days.\n")
+    res = medqa("index", "build", str(docs), "--output", str(tmp_path / "idx"), "--quiet")
+    assert res.returncode == 0, res.stderr
+    res = medqa("ask", "I have the flu. Will antibiotics help me get better?", "--index", str(tmp_path / "idx"),
+                "--max-new-tokens", "80", "--temperature", "0")
+    assert res.returncode == 0, res.stderr
+    shown = res.stdout.strip()
+    answer = shown.split("Sources:")[0].replace(REFERRAL_SENTENCE, "").replace(ABSTAIN_MESSAGE, "").strip()
+    for sentence in filter(None, re.split(r"(?<=[.!?])\s+", answer)):
+        assert "[1]" in sentence, shown  # the one passage is [1]: nothing unsupported is shown
+    assert ("Sources:\n[1] Influenza" in shown) == bool(answer), shown
