@@ -379,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-changes", type=int, default=0, metavar="N", help="print N before/after pairs per rule")
     _to_config(p, "--workers", key="data.workers", type=int, help="processes that clean rows (default: by input size)")
     _to_config(p, "--base", key="model.base", help="model whose tokenizer measures lengths (default: embedded)")
+    _to_config(p, "--index", key="index.path", metavar="DIR", help="put passages retrieved from this index into the "
+               "train and validation prompts, answers cited, so an adapter learns to answer from sources")
     p.add_argument("--no-token-stats", action="store_true")
     p.set_defaults(fn=cmd_prepare)
 

@@ -298,6 +298,10 @@ class IndexConfig(StrictModel):
                                  "by benchmarks/grounding_abstention.py; recalibrate for another corpus)")
     support_threshold: float = Field(0.55, ge=0.0, le=1.0, description="how well a passage must support an answer "
                                      "sentence (see medqa.retrieval.grounding) for the sentence to be shown as cited")
+    train_passages: int = Field(2, ge=1, le=10, description="passages `prepare --index` puts in each training prompt "
+                                "(raise train.max_seq_len to fit them)")
+    train_distractor_share: float = Field(0.2, ge=0.0, le=1.0, description="share of training rows that get only "
+                                          "irrelevant passages, so the model learns passages are not always answers")
     unsupported: Literal["drop", "mark"] = Field("drop", description="answer sentences no passage supports: drop "
                                                  "them (safe) or keep them marked as unsupported")
 

@@ -148,11 +148,31 @@ def _stats(cfg: MedqaConfig, result: PrepareResult, state: RunState, plans: list
     return stats
 
 
-def _describe(cfg: MedqaConfig, out: Path, result: PrepareResult, state: RunState, plans: list[SourcePlan]) -> None:
+def _attach_passages(cfg: MedqaConfig, out: Path) -> dict[str, Any]:
+    """Retrieved passages into the train and validation prompts (see medqa.data.passages); test stays bare, since
+    the answer pipeline retrieves at evaluation time."""
+    from medqa.data.formatting import system_prompt
+    from medqa.data.passages import attach_passages
+    from medqa.retrieval.index import Index
+
+    index = Index.load(cfg.index.path, cfg.index)
+    stats: dict[str, Any] = {"index": cfg.index.path, "passages_per_prompt": cfg.index.train_passages}
+    for split in ("train", "validation"):
+        rows, stats[split] = attach_passages(read_split(out, split), index, cfg.index,
+                                             system_prompt(cfg.prompt.system_prompt), seed=cfg.train.seed)
+        with (out / f"{split}.jsonl").open("w", encoding="utf-8", errors="replace") as fh:
+            fh.writelines(json.dumps(ex.to_json(), ensure_ascii=False) + "\n" for ex in rows)
+    return stats
+
+
+def _describe(cfg: MedqaConfig, out: Path, result: PrepareResult, state: RunState, plans: list[SourcePlan],
+              passages: dict[str, Any] | None = None) -> None:
     from medqa.data.datacard import write_data_card
     from medqa.runs import save_resolved_config, write_json
 
     result.stats = _stats(cfg, result, state, plans)
+    if passages is not None:
+        result.stats["passages"] = passages
     write_json(out / "stats.json", result.stats)
     write_data_card(out, result.stats, state)
     save_resolved_config(out, cfg)
@@ -168,10 +188,11 @@ def run_prepare(cfg: MedqaConfig, output_dir: str | Path, tokenizer: Any = None,
     try:
         plans = plan_sources(cfg.data)
         state = _process_rows(cfg, plans, tmp, tokenizer, keep_changes)
+        passages = _attach_passages(cfg, tmp) if cfg.index.path else None
         result.rows_in, result.rows_out, result.dropped = state.rows_in, state.rows_out, state.dropped
         result.changed, result.changes = state.log.changed, state.log.samples
         _check_outcome(cfg, result)
-        _describe(cfg, tmp, result, state, plans)
+        _describe(cfg, tmp, result, state, plans, passages)
         _replace_dir(tmp, output_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -124,7 +124,7 @@ def ground_stream(sentences: Iterable[str], grounding: Grounding, encoder: Any, 
                 if n not in grounding.cited:
                     grounding.cited.append(n)
             shown = True
-            yield _cite(claim, cited)
+            yield cite(claim, cited)
         elif cfg.unsupported == "mark":
             shown = True
             yield claim + UNSUPPORTED_MARK
@@ -146,7 +146,8 @@ def check_answer(text: str, grounding: Grounding, encoder: Any, cfg: Any) -> tup
     return shown, {**stats, "cited": len(fresh.cited)}
 
 
-def _cite(claim: str, numbers: list[int]) -> str:
+def cite(claim: str, numbers: list[int]) -> str:
+    """`claim` with its citations before the closing punctuation: 'Rest helps [1].'"""
     tail = "".join(f"[{n}]" for n in numbers)
     if not tail:
         return claim
