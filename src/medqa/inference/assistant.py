@@ -120,11 +120,6 @@ class Ticket:
         self._pieces.put(result if isinstance(result, BaseException) else None)
 
 
-def conversation_with_system(messages: list[dict[str, str]], system: str | None) -> list[dict[str, str]]:
-    """One leading system message (the caller's, else `system`), then the turns (see AnswerPipeline.conversation)."""
-    return AnswerPipeline(system).conversation(messages)
-
-
 def sampling(defaults: GenerationConfig, temperature: float | None, top_p: float | None,
              seed: int | None) -> GenerationConfig:
     """A request's generation settings: the defaults with whatever the request set."""

@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from medqa.config import GenerationConfig, ModelConfig
-from medqa.inference.assistant import (Assistant, AssistantClosed, InputTooLong, QueueFull, UnknownModel,
-                                       conversation_with_system)
+from medqa.inference.assistant import Assistant, AssistantClosed, InputTooLong, QueueFull, UnknownModel
 from medqa.inference.pipeline import BadConversation
 from medqa.inference.generator import Generator
 from medqa.inference.rows import _stop_prefix_len
@@ -39,7 +38,7 @@ def test_batched_rows_match_generate_batch_and_limits_hold(generator):
         results = [t.done.result(timeout=120) for t in tickets]
         assert assistant.stats()["max_batch_size"] > 1
         short = assistant.submit(user(QUESTIONS[0]), max_tokens=3).done.result(timeout=60)
-    expected = generator.generate_batch([conversation_with_system(user(q), assistant.system) for q in QUESTIONS],
+    expected = generator.generate_batch([assistant.pipeline.conversation(user(q)) for q in QUESTIONS],
                                         GREEDY)
     assert [r.text for r in results] == [e["text"] for e in expected]  # left padding changes nothing
     assert all(r.tokens <= 8 for r in results)
