@@ -20,15 +20,6 @@ import numpy as np
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 1.0)
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
 def load(name: str) -> list[dict]:
     return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
 
@@ -36,6 +27,7 @@ def load(name: str) -> list[dict]:
 def main() -> None:
     from medqa.config import IndexConfig
     from medqa.retrieval.index import Index
+    from medqa.safety.evaluation import wilson
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", default="runs/medquad-index")
@@ -64,7 +56,7 @@ def main() -> None:
     for label, threshold in (("calibrated", calibrated), ("given", args.threshold)):
         cells = []
         for what, (hits, n) in rates(odd, threshold).items():
-            lo, hi = wilson(hits, n)
+            lo, hi = wilson(hits, n) or (0.0, 1.0)
             cells.append(f"{what} {hits}/{n} = {hits / n:.2f} [{lo:.2f}-{hi:.2f}]")
         print(f"held-out odd items, {label} threshold {threshold:.3f}: " + "; ".join(cells))
 

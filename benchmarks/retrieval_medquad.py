@@ -33,6 +33,7 @@ def main() -> None:
     from medqa.data.medquad import iter_medquad
     from medqa.retrieval.chunking import normalized
     from medqa.retrieval.index import MANIFEST, Index, build_index
+    from medqa.safety.evaluation import wilson
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--medquad", default="../shared/data/medquad")
@@ -84,11 +85,8 @@ def main() -> None:
     for fusion, by_k in results.items():
         cells = []
         for k, flags in by_k.items():
-            n, p = len(flags), float(np.mean(flags))
-            z = 1.96
-            centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-            half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-            cells.append(f"@{k} {p:.3f} [{centre - half:.3f}-{centre + half:.3f}]")
+            lo, hi = wilson(sum(flags), len(flags)) or (0.0, 1.0)
+            cells.append(f"@{k} {float(np.mean(flags)):.3f} [{lo:.3f}-{hi:.3f}]")
         ms = np.array(latency[fusion]) * 1000
         print(f"  {fusion:5s}  " + "  ".join(cells) + f"  latency p50 {np.percentile(ms, 50):.1f} ms, "
               f"p95 {np.percentile(ms, 95):.1f} ms")

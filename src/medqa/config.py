@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -236,18 +236,19 @@ class SafetyConfig(StrictModel):
                                    "exemplar; lower catches more and alarms more")
 
 
-EVAL_TASKS = ("loss", "freetext", "mcq", "safety")
-MCQ_FORMATS = ("pubmedqa", "medmcqa", "mmlu", "medqa")
+EvalTask = Literal["loss", "freetext", "mcq", "safety"]
+McqFormat = Literal["pubmedqa", "medmcqa", "mmlu", "medqa"]
+EVAL_TASKS, MCQ_FORMATS = get_args(EvalTask), get_args(McqFormat)  # the CLI's choices
 
 
 class EvalConfig(StrictModel):
     """What `medqa eval` runs: tasks, benchmark files and the answer settings (saved with the metrics)."""
 
-    tasks: list[Literal["loss", "freetext", "mcq", "safety"]] = Field(["loss"], min_length=1)
+    tasks: list[EvalTask] = Field(["loss"], min_length=1)
     splits: list[Literal["train", "validation", "test"]] = Field(["validation", "test"], min_length=1,
                                                                  description="splits the loss task scores")
     mcq_files: list[str] = Field([], description="benchmark files or MMLU folders for the mcq task")
-    mcq_formats: list[Literal["pubmedqa", "medmcqa", "mmlu", "medqa"]] = Field(
+    mcq_formats: list[McqFormat] = Field(
         [], description="one for all mcq_files, one per file, or none (detected)")
     limit: int | None = Field(None, gt=0, description="rows per split (loss); seeded stratified sample (freetext, mcq)")
     max_new_tokens: int | None = Field(None, gt=0, description="answer length (None: generation.max_new_tokens)")

@@ -67,11 +67,9 @@ def _own(passage: str, answer_text: str, answer_words: set[str], normalized: Any
 
 
 def _distractors(index: Any, hits: list[Any], question: str, cfg: Any) -> list[Any]:
-    """The hits that are not relevant to `question` (below the abstention threshold)."""
-    if not hits:
-        return []
-    vectors = index.encoder.encode([question] + [h.chunk.text for h in hits])
-    return [h for h, v in zip(hits, vectors[1:]) if float(v @ vectors[0]) < cfg.min_relevance]
+    """The hits that are not relevant to `question` (below the abstention threshold); their vectors are the index's."""
+    query = index.encoder.encode([question])[0]
+    return [h for h in hits if float(index.vectors[h.row] @ query) < cfg.min_relevance]
 
 
 def _cite(answer: str, grounding: Any, encoder: Any, cfg: Any, stats: dict[str, int]) -> str:

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from medqa.config import EVAL_TASKS, EvalConfig, MedqaConfig, config_to_dict
+from medqa.config import EvalConfig, MedqaConfig, config_to_dict
 from medqa.data.formatting import encode_examples
 from medqa.data.prepare import read_split
 from medqa.errors import ConfigError
@@ -31,7 +31,6 @@ from medqa.inference.generator import BASE, Generator
 from medqa.inference.pipeline import AnswerPipeline
 from medqa.modeling.loss import mean_answer_loss
 
-TASKS = EVAL_TASKS
 LOCAL_TASKS = ("loss", "mcq")  # they score likelihoods, which needs the weights here
 FREETEXT_SPLIT = "test"
 CACHE_NAME = "generations.jsonl"

@@ -46,7 +46,7 @@ class Generator:
         return render_prompt(self.tokenizer, messages)
 
     def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        return encode_prompt(self.tokenizer, render_prompt(self.tokenizer, messages))
+        return encode_prompt(self.tokenizer, self.render(messages))
 
     @property
     def merged(self) -> bool:

@@ -44,6 +44,7 @@ class Hit:
     score: float
     similarity: float
     bm25: float
+    row: int  # the chunk's row in the index (its vector is `Index.vectors[row]`)
 
 
 def tokens(texts: Sequence[str]) -> list[list[str]]:
@@ -208,7 +209,7 @@ class Index:
                 for rank, i in enumerate(ranking, start=1):
                     fused[int(i)] = fused.get(int(i), 0.0) + 1.0 / (self.cfg.rrf_k + rank)
             ranked = sorted(fused.items(), key=lambda item: -item[1])
-        return [Hit(self.chunks[i], score, float(similarity[i]), float(lexical[i])) for i, score in ranked[:k]]
+        return [Hit(self.chunks[i], score, float(similarity[i]), float(lexical[i]), i) for i, score in ranked[:k]]
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
