@@ -358,6 +358,7 @@ def _generation_flags(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from medqa.config import EVAL_TASKS, MCQ_FORMATS
+    from medqa.review.cli import add_review_parser
 
     parser = argparse.ArgumentParser(prog="medqa", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -501,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-k", type=int, default=5)
     q.add_argument("--fusion", choices=["rrf", "bm25", "dense"], help="default: index.fusion (rrf)")
     q.set_defaults(fn=cmd_index_search)
+
+    add_review_parser(sub)
 
     p = sub.add_parser("merge", help="merge a run's adapter into its base and save safetensors (verified)")
     p.add_argument("run_dir", help="a finished `medqa train` run folder")

@@ -1,5 +1,6 @@
 """`medqa demo`, the main job: prepare the embedded data, fine-tune the embedded model, compare base and
-fine-tuned on the held-out test split, answer three held-out questions with both, then answer one of them
+fine-tuned on the held-out test split (loss, and free-text answers to a few questions that `medqa review create
+--answers DIR/eval` can put before clinicians), show three of those answer pairs, then answer one question
 grounded in a passage index built from the training split's reference answers, with its sources.
 
     medqa demo --output runs/demo
@@ -19,18 +20,21 @@ DEMO_STEPS = 20
 DEMO_OVERRIDES = {  # a short, brisk run: few steps, so a higher learning rate and a short warm-up
     "learning_rate": 4e-4, "warmup_steps": 3, "eval_rows": 16, "save_every": 1000,
 }
-DEMO_QUESTIONS = 3
+DEMO_QUESTIONS = 3  # answer pairs shown
+DEMO_FREETEXT = 6  # test questions answered by both models in the eval (and so reviewable)
+DEMO_ANSWER_TOKENS = 120
 
 
 def demo_config(cfg: MedqaConfig, out: Path, steps: int) -> MedqaConfig:
     train = cfg.train.model_copy(update={**DEMO_OVERRIDES, "max_steps": steps, "eval_every": steps,
                                          "output_dir": out / "run"})
-    evaluation = cfg.eval.model_copy(update={"splits": ["test"]})
+    evaluation = cfg.eval.model_copy(update={"splits": ["test"], "tasks": ["loss", "freetext"], "limit": DEMO_FREETEXT,
+                                             "max_new_tokens": DEMO_ANSWER_TOKENS, "temperature": 0.0})
     return cfg.model_copy(update={"train": train, "eval": evaluation})
 
 
 def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None) -> dict[str, Any]:
-    from medqa.data.prepare import read_split, run_prepare
+    from medqa.data.prepare import run_prepare
     from medqa.evaluation.runner import load_eval_models, run_eval
     from medqa.modeling.loading import load_tokenizer, resolve_base
     from medqa.runs import write_json
@@ -44,14 +48,13 @@ def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None)
     _say(f"      {prep.rows_in} rows → {prep.rows_out}")
     _say(f"[2/4] fine-tuning {cfg.model.base} with LoRA for {cfg.train.max_steps} steps → {cfg.train.output_dir}")
     train = run_training(cfg, out / "data", overwrite=True)
-    _say(f"[3/4] base vs fine-tuned on the test split, and {DEMO_QUESTIONS} held-out questions")
+    _say(f"[3/4] base vs fine-tuned on the test split: loss, and answers to {DEMO_FREETEXT} held-out questions")
     models = load_eval_models(cfg, [str(cfg.train.output_dir)])  # one load serves the scores and the answers
     metrics = run_eval(cfg, out / "data", [str(cfg.train.output_dir)], out / "eval", models=models)
     (tuned_name,) = metrics["adapters"]
-    test = read_split(out / "data", "test")
-    answers = _compare_answers(cfg, test[:DEMO_QUESTIONS], models, tuned_name)
+    answers = _compare_answers(out / "eval" / "answers.jsonl", models.pipeline, tuned_name)
     _say(f"[4/4] a grounded answer: indexing the training answers → {out / 'index'}")
-    grounded = _grounded_answer(cfg, test[0].question, models, tuned_name, out)
+    grounded = _grounded_answer(cfg, answers[0]["question"], models, tuned_name, out)
     summary = {
         "base_test_loss": metrics["losses"]["base"]["test"]["loss"],
         "tuned_test_loss": metrics["losses"][tuned_name]["test"]["loss"],
@@ -64,19 +67,24 @@ def run_demo(output_dir: str | Path, cfg: MedqaConfig, steps: int | None = None)
     return summary
 
 
-def _compare_answers(cfg: MedqaConfig, examples: list[Any], models: Any, tuned: str) -> list[dict[str, str]]:
-    """Base and tuned replies to a few test questions, through the answer pipeline that `serve` uses."""
+def _compare_answers(answers_file: Path, pipeline: Any, tuned: str) -> list[dict[str, str]]:
+    """The eval's base and tuned answers to the first few questions, as `serve` would show them (the same answer
+    pipeline: triage, policy)."""
+    import json
+
     from medqa.inference.generator import BASE
 
-    gen_cfg = cfg.generation.model_copy(update={"temperature": 0.0, "max_new_tokens": 120})
-    pipeline = models.pipeline
-    convs = [pipeline.conversation([{"role": "user", "content": ex.question}]) for ex in examples]
-    verdicts = [pipeline.triage(c) for c in convs]
-    out = {name: models.generator.generate_batch(convs, gen_cfg, adapter)
-           for name, adapter in (("base", BASE), ("tuned", tuned))}
-    return [{"question": ex.question, "reference": ex.answer,
-             "base": pipeline.finish(out["base"][i]["text"], verdicts[i]),
-             "tuned": pipeline.finish(out["tuned"][i]["text"], verdicts[i])} for i, ex in enumerate(examples)]
+    rows = [json.loads(line) for line in answers_file.read_text(encoding="utf-8").splitlines()]
+    by_id: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.get("task") == "freetext" and row["model"] in (BASE, tuned):
+            by_id.setdefault(row["id"], {"question": row["question"], "reference": row["reference"]})[
+                "base" if row["model"] == BASE else "tuned"] = row["answer"]
+    shown = list(by_id.values())[:DEMO_QUESTIONS]
+    for qa in shown:
+        verdict = pipeline.triage(pipeline.conversation([{"role": "user", "content": qa["question"]}]))
+        qa["base"], qa["tuned"] = (pipeline.finish(qa[k], verdict) for k in ("base", "tuned"))
+    return shown
 
 
 def _grounded_answer(cfg: MedqaConfig, question: str, models: Any, tuned: str, out: Path) -> dict[str, Any]:
@@ -91,7 +99,7 @@ def _grounded_answer(cfg: MedqaConfig, question: str, models: Any, tuned: str, o
     prepared = pipeline.prepare([{"role": "user", "content": question}])
     text = ""
     if not prepared.abstains:
-        gen_cfg = cfg.generation.model_copy(update={"temperature": 0.0, "max_new_tokens": 120})
+        gen_cfg = cfg.generation.model_copy(update={"temperature": 0.0, "max_new_tokens": DEMO_ANSWER_TOKENS})
         text = models.generator.generate_batch([prepared.prompt], gen_cfg, tuned)[0]["text"]
     answer = pipeline.finish(text, pipeline.triage(prepared.conversation), prepared.grounding)
     return {"question": question, "answer": answer, "model_text": text, "index": str(out / "index"),

@@ -141,9 +141,9 @@ def check_answer(text: str, grounding: Grounding, encoder: Any, cfg: Any) -> tup
     stats: dict[str, Any] = {"abstained": fresh.abstain}
     if fresh.abstain:
         return ABSTAIN_MESSAGE, {**stats, "sentences": 0, "supported": 0, "model_citations": 0,
-                                 "model_citations_supported": 0}
+                                 "model_citations_supported": 0, "citations": []}
     shown = " ".join(ground_stream(stream_sentences([text]), fresh, encoder, cfg, stats))
-    return shown, {**stats, "cited": len(fresh.cited)}
+    return shown, {**stats, "cited": len(fresh.cited), "citations": fresh.citations()}
 
 
 def cite(claim: str, numbers: list[int]) -> str:

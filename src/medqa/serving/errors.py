@@ -14,21 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medqa.inference.assistant import AssistantClosed, InputTooLong, QueueFull, UnknownModel
 from medqa.inference.pipeline import BadConversation, RequestError
 from medqa.serving.protocol import ErrorBody, ErrorDetail
 
 log = logging.getLogger("medqa.serving")
 
 INVALID = "invalid_request_error"
-# Assistant refusal -> (HTTP status, error type, code, param)
-_REFUSALS: dict[type[RequestError], tuple[int, str, str, str | None]] = {
-    UnknownModel: (404, INVALID, "model_not_found", "model"),
-    BadConversation: (400, INVALID, "invalid_messages", "messages"),
-    InputTooLong: (400, INVALID, "context_length_exceeded", "messages"),
-    QueueFull: (429, "rate_limit_error", "queue_full", None),
-    AssistantClosed: (503, "service_unavailable", "not_ready", None),
-}
 _HTTP_TYPES = {401: "authentication_error", 404: INVALID, 405: INVALID, 413: INVALID, 429: "rate_limit_error",
                503: "service_unavailable"}
 
@@ -51,13 +42,27 @@ def error_response(status: int, message: str, type: str = INVALID, param: str | 
     return JSONResponse(error_body(message, type, param, code), status_code=status, headers=headers)
 
 
+def _refusals() -> dict[type[RequestError], tuple[int, str, str, str | None]]:
+    """Assistant refusal -> (HTTP status, error type, code, param). Imported here, not at the top, so that this
+    module (and the review app that shares it) loads without torch."""
+    from medqa.inference.assistant import AssistantClosed, InputTooLong, QueueFull, UnknownModel
+
+    return {
+        UnknownModel: (404, INVALID, "model_not_found", "model"),
+        BadConversation: (400, INVALID, "invalid_messages", "messages"),
+        InputTooLong: (400, INVALID, "context_length_exceeded", "messages"),
+        QueueFull: (429, "rate_limit_error", "queue_full", None),
+        AssistantClosed: (503, "service_unavailable", "not_ready", None),
+    }
+
+
 def refusal_error(err: RequestError) -> APIError:
     from medqa.inference.backend import BackendError
 
     if isinstance(err, BackendError):  # the model behind a gateway failed: 502, or 504 when it was too slow
         return APIError(err.status, str(err), "api_error", code="backend_timeout" if err.status == 504
                         else "backend_error")
-    status, type_, code, param = _REFUSALS.get(type(err), (400, INVALID, None, None))
+    status, type_, code, param = _refusals().get(type(err), (400, INVALID, None, None))
     return APIError(status, str(err), type_, param, code)
 
 

@@ -117,7 +117,8 @@ def run_freetext(generator: Any, refs: list[ModelRef], examples: list[Example], 
     }
     result["rows"] = [{"task": "freetext", "id": ex.id, "model": name, "question": ex.question,
                        "reference": ex.answer, "answer": a[i]["text"], "stopped": a[i]["stopped"],
-                       "tokens": a[i]["tokens"]} for name, a in answers.items() for i, ex in enumerate(examples)]
+                       "tokens": a[i]["tokens"], **({"sources": a[i]["sources"]} if "sources" in a[i] else {})}
+                      for name, a in answers.items() for i, ex in enumerate(examples)]
     return result
 
 
@@ -136,7 +137,7 @@ def grounded_answers(generator: Any, ref: ModelRef, convs: list[list[dict[str, s
                                    pipeline.index_cfg)
         for key in totals:
             totals[key] += stats[key]
-        shown.append({**by_item.get(i, {"stopped": True, "tokens": 0}), "text": text})
+        shown.append({**by_item.get(i, {"stopped": True, "tokens": 0}), "text": text, "sources": stats["citations"]})
     rates = {"abstention_rate": 1 - len(asked) / max(len(prepared), 1),
              "supported_share": totals["supported"] / totals["sentences"] if totals["sentences"] else None,
              "citation_precision": (totals["model_citations_supported"] / totals["model_citations"]
