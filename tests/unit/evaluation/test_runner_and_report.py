@@ -109,8 +109,12 @@ def test_eval_with_an_index_reports_grounded_beside_ungrounded(tiny_model, prepa
         "models"]["base"]
     assert grounded["abstention_rate"] < 1  # test questions find passages among the training answers
     assert set(m["mcq"]["benchmarks"]) == {"mmlu", "mmlu+sources"}
-    rows = {(r["benchmark"], r["id"]): r for r in (json.loads(line) for line in
-            (tmp_path / "eval" / "answers.jsonl").read_text().splitlines()) if r["task"] == "mcq"}
+    written = [json.loads(line) for line in (tmp_path / "eval" / "answers.jsonl").read_text().splitlines()]
+    free = [r for r in written if r["task"] == "freetext"]
+    assert all(("sources" in r) == (r["model"] == "base+sources") for r in free)  # for the review page
+    cited = [s for r in free for s in r.get("sources", [])]
+    assert all(s["title"] and s["text"] for s in cited)
+    rows = {(r["benchmark"], r["id"]): r for r in written if r["task"] == "mcq"}
     heart = "anatomy-1"  # "Which organ pumps blood?": its prompt now carries the passage
     plain, sourced = rows[("mmlu", heart)], rows[("mmlu+sources", heart)]
     assert sourced["prompt_tokens"] > plain["prompt_tokens"] + 20 and sourced["loglik"] != plain["loglik"]

@@ -103,3 +103,22 @@ def test_rating_validation_names_the_axis_and_levels():
         Rating(answers=[GOOD], comment="x" * 2001)
     with pytest.raises(ValueError, match="needs a preference"):
         Rating(answers=[GOOD, GOOD]).check_shape(2)
+
+
+def test_grounded_answers_show_their_sources(tmp_path):
+    from conftest import write_eval
+
+    folder = write_eval(tmp_path / "eval", {"base": "Plain"}, n=2)
+    source = {"index": 1, "title": "Headache (Symptoms)", "url": "https://example.org/headache", "source": "s#1",
+              "text": "Most headaches are harmless."}
+    rows = [json.loads(line) for line in (folder / "answers.jsonl").read_text().splitlines()]
+    rows += [{**r, "model": "base+sources", "answer": "Rest helps [1].", "sources": [source]}
+             for r in rows if r["task"] == "freetext"]
+    (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    made = create_review(ReviewPlan(answers={"": str(folder)}, raters=1, overlap=0), tmp_path / "review")
+    store = ReviewStore(made.folder)
+    rater = store.rater(made.tokens["rater-1"])
+    shown = [store.item(rater, i["id"]) for i in store.queue(rater)]
+    grounded = [a for item in shown for a in item["answers"] if a["text"] == "Rest helps [1]."]
+    assert len(grounded) == 2 and all(a["sources"] == [source] for a in grounded)
+    assert all(a["sources"] == [] for item in shown for a in item["answers"] if a["text"] != "Rest helps [1].")
