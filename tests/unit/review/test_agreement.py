@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import write_eval
+from review_answers import eval_dir, write_eval  # noqa: F401 (eval_dir is a fixture)
 
 from medqa.review.axes import AXES, PREFERENCES, Rating
 from medqa.review.create import ReviewPlan, create_review

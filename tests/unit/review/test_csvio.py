@@ -7,6 +7,7 @@ import io
 import random
 
 import pytest
+from review_answers import eval_dir  # noqa: F401 (a fixture)
 from test_agreement import random_payload, rate_all
 
 from medqa.review.create import ReviewPlan, create_review

@@ -6,7 +6,7 @@ import random
 from collections import Counter
 
 import pytest
-from conftest import write_eval
+from review_answers import eval_dir, write_eval  # noqa: F401 (eval_dir is a fixture)
 
 from medqa.review.items import ReviewError, assign, build_items, read_answers
 

@@ -7,6 +7,8 @@ import sqlite3
 
 import pytest
 
+from review_answers import eval_dir  # noqa: F401 (a fixture)
+
 from medqa.review.axes import Rating
 from medqa.review.create import ReviewPlan, answer_folders, create_review
 from medqa.review.items import ReviewError
@@ -106,7 +108,7 @@ def test_rating_validation_names_the_axis_and_levels():
 
 
 def test_grounded_answers_show_their_sources(tmp_path):
-    from conftest import write_eval
+    from review_answers import write_eval
 
     folder = write_eval(tmp_path / "eval", {"base": "Plain"}, n=2)
     source = {"index": 1, "title": "Headache (Symptoms)", "url": "https://example.org/headache", "source": "s#1",

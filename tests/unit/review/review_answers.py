@@ -1,4 +1,5 @@
-"""Small eval outputs written for the review tests, in `medqa eval`'s answers.jsonl shape."""
+"""Small eval outputs in `medqa eval`'s answers.jsonl shape, written for the review tests (imported by them: a
+conftest.py here would shadow tests/conftest.py)."""
 
 from __future__ import annotations
 
