@@ -122,6 +122,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge_calibrate(args: argparse.Namespace) -> int:
+    from medqa.evaluation.judge.calibration import calibrate
+    from medqa.runs import write_json
+
+    cfg = _config(args)
+    out = Path(args.output) if args.output else None
+    cache = Path(args.cache) if args.cache else (out.with_name(out.stem + ".judgements.jsonl") if out else None)
+    result = calibrate(args.labels, cfg.judge, cache, progress=not args.quiet)
+    for kind, found in result["kinds"].items():
+        print(f"{kind}s: {found['n']} labels, macro F1 {found['macro_f1']:.3f}, Cohen's kappa "
+              f"{'–' if found['cohen_kappa'] is None else format(found['cohen_kappa'], '.3f')}, accuracy "
+              f"{found['accuracy']:.3f}, {found['unparseable']} unparseable judge replies")
+        print(f"  confusion (rows: people {found['confusion']['rows_human']}; columns: judge "
+              f"{found['confusion']['columns_judge']}): {found['confusion']['matrix']}")
+    if out:
+        write_json(out, result)
+        print(f"written: {out}")
+    return 0
+
+
 def _session(args: argparse.Namespace) -> Any:
     from medqa.inference.pipeline import AnswerPipeline
     from medqa.inference.session import ChatSession
@@ -338,6 +358,15 @@ def _backend_flags(p: argparse.ArgumentParser, timeouts: bool = False) -> None:
                    help="seconds to wait for its next piece")
 
 
+def _judge_flags(p: argparse.ArgumentParser) -> None:
+    _to_config(p, "--judge", key="judge.url", metavar="URL", help="an OpenAI-compatible server whose model grades "
+               "answers (vLLM, Ollama, a hosted API), e.g. http://127.0.0.1:8001/v1")
+    _to_config(p, "--judge-model", key="judge.model", metavar="NAME", help="the judge's model (default: its first)")
+    _to_config(p, "--judge-api-key-env", key="judge.api_key_env", metavar="VAR",
+               help="environment variable holding the judge's API key (never a flag, never logged)")
+    _to_config(p, "--judge-concurrency", key="judge.concurrency", type=int, help="judge calls in flight (default 8)")
+
+
 def _index_flag(p: argparse.ArgumentParser) -> None:
     _to_config(p, "--index", key="index.path", metavar="DIR", help="ground answers in this passage index (medqa "
                "index build): passages in the prompt, each sentence checked and cited, sources listed")
@@ -429,6 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
                help="answers generated together (default 32; requests in flight with --backend)")
     _to_config(p, "--seed", key="eval.seed", type=int, help="seed of --limit sampling and bootstrap CIs (default 0)")
     _to_config(p, "--cache", key="eval.cache", help="generation cache JSONL (default OUTPUT/generations.jsonl)")
+    _judge_flags(p)
+    _to_config(p, "--judge-file", key="judge.files", action="append", help="items for --task judge: K-QA or "
+               "HealthBench JSONL, or rows with statements (repeatable; default: the data's test split)")
+    _to_config(p, "--judge-calibration", key="judge.calibration", metavar="FILE",
+               help="a `medqa judge calibrate` result, shown beside every judged number")
     p.add_argument("--output", help="folder for metrics.json, report.md, report.html, answers.jsonl")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_eval)
@@ -504,6 +538,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(fn=cmd_index_search)
 
     add_review_parser(sub)
+
+    p = sub.add_parser("judge", help="check a judge model against people's labels")
+    judge_sub = p.add_subparsers(dest="judge_command", required=True)
+    q = judge_sub.add_parser("calibrate", help="agreement (macro F1, Cohen's kappa, confusion) with labelled pairs")
+    _common(q)
+    q.add_argument("--labels", required=True, help="JSONL of (answer, statement, label) or (answer, criterion, met)")
+    _judge_flags(q)
+    q.add_argument("--output", help="calibration JSON to write (give it to eval as --judge-calibration)")
+    q.add_argument("--cache", help="judgement cache JSONL (default: beside --output)")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(fn=cmd_judge_calibrate)
 
     p = sub.add_parser("merge", help="merge a run's adapter into its base and save safetensors (verified)")
     p.add_argument("run_dir", help="a finished `medqa train` run folder")

@@ -236,7 +236,7 @@ class SafetyConfig(StrictModel):
                                    "exemplar; lower catches more and alarms more")
 
 
-EvalTask = Literal["loss", "freetext", "mcq", "safety"]
+EvalTask = Literal["loss", "freetext", "mcq", "safety", "judge"]
 McqFormat = Literal["pubmedqa", "medmcqa", "mmlu", "medqa"]
 EVAL_TASKS, MCQ_FORMATS = get_args(EvalTask), get_args(McqFormat)  # the CLI's choices
 
@@ -279,6 +279,27 @@ class BackendConfig(StrictModel):
                                     description="environment variable holding the backend's API key")
     connect_timeout_s: float = Field(5.0, gt=0, description="seconds to reach the backend before it counts as down")
     read_timeout_s: float = Field(120.0, gt=0, description="longest wait for the next piece of a reply")
+
+
+class JudgeConfig(StrictModel):
+    """A strong model behind any OpenAI-compatible `/v1/chat/completions` that grades answers (`--task judge`):
+    statement by statement (K-QA) and criterion by criterion (HealthBench). Calls run at temperature 0 and are
+    cached by prompt version, judge model and input. The key is read from the environment variable named here."""
+
+    url: str | None = Field(None, pattern=r"^https?://", description="base URL, e.g. http://127.0.0.1:8001/v1")
+    model: str | None = Field(None, description="the judge's model name (None: the first it lists)")
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="environment variable holding the judge's API key")
+    files: list[str] = Field([], description="graded items: K-QA JSONL (Must_have / Nice_to_have), HealthBench "
+                             "JSONL (prompt + rubrics), or rows with statements; none: the data's test split")
+    concurrency: int = Field(8, ge=1, le=256, description="judge calls in flight at once")
+    timeout_s: float = Field(120.0, gt=0, description="longest wait for one judge reply")
+    retries: int = Field(4, ge=0, le=20, description="retries of a call that failed with 429, 5xx or a timeout")
+    backoff_s: float = Field(1.0, ge=0, description="first retry delay; doubles each retry")
+    max_tokens: int = Field(400, ge=16, description="longest judge reply")
+    calibration: str | None = Field(None, description="a `medqa judge calibrate` result; its agreement with "
+                                    "people is shown beside every judged number")
+    cache: str | None = Field(None, description="judgement cache JSONL (None: OUTPUT/judgements.jsonl)")
 
 
 class IndexConfig(StrictModel):
@@ -346,6 +367,7 @@ class MedqaConfig(StrictModel):
     serve: ServeConfig = ServeConfig()
     backend: BackendConfig = BackendConfig()
     index: IndexConfig = IndexConfig()
+    judge: JudgeConfig = JudgeConfig()
 
 
 def _parse_scalar(text: str) -> Any:

@@ -99,7 +99,57 @@ def safety_table(sf: dict[str, Any]) -> Table:
     return Table("Safety probes", ["metric", *(f"{m} ({kind})" for m, kind in cols)], rows, notes)
 
 
-def build_tables(metrics: dict[str, Any]) -> list[Table]:
+def _judged(stat: dict[str, Any]) -> str:
+    return "–" if stat["mean"] is None else _ci(stat["mean"], stat["ci95"]) + f" (n={stat['n']})"
+
+
+def _trust(cal: dict[str, Any] | None, kind: str) -> str:
+    """The judge's agreement with people on this kind of verdict, as measured by `medqa judge calibrate`."""
+    found = (cal or {}).get("kinds", {}).get(kind)
+    if not found:
+        return "Judge agreement with people: not measured for these verdicts (run `medqa judge calibrate`)."
+    stale = "" if cal["applies"] else " (measured for another judge model or prompt version)"
+    return (f"Judge agreement with people on {found['n']} labelled {kind}s{stale}: macro F1 {fmt(found['macro_f1'])}, "
+            f"Cohen's kappa {fmt(found['cohen_kappa'])}.")
+
+
+def judge_tables(jd: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> list[Table]:
+    """Judged numbers per model, the judge's agreement with people beside them, and the verdicts behind them."""
+    if "skipped" in jd:
+        return [Table("Judge-graded", ["skipped", "why"], [[", ".join(jd["skipped_metrics"]), jd["skipped"]]])]
+    u = jd["usage"]
+    notes = [f"Judge {jd['judge']['model']} at {jd['judge']['url']}, temperature 0, prompts "
+             f"{', '.join(u['prompts'].values())}; {u['calls']} calls made, {u['cached']} from the cache, "
+             f"{u['unparseable']} unparseable replies (left out of the scores, counted here); tokens this run "
+             f"{u['tokens'] or 0}."]
+    models, tables = list(jd["models"]), []
+    if any("statements" in jd["models"][m] for m in models):
+        keys = [("comprehensiveness", "comprehensiveness (must-have entailed)"),
+                ("hallucinations_per_answer", "contradicted statements per answer"),
+                ("answers_with_hallucination", "answers with a contradiction")]
+        st = {m: jd["models"][m]["statements"] for m in models}
+        body = [[label, *(_judged(st[m][k]) for m in models)] for k, label in keys]
+        body.append(["unparseable / statements", *(f"{st[m]['unparseable']} / {st[m]['statements']}" for m in models)])
+        tables.append(Table("Judge-graded statements (K-QA)", ["metric", *models], body,
+                            notes + [_trust(jd.get("calibration"), "statement")]))
+    if any("rubrics" in jd["models"][m] for m in models):
+        rb = {m: jd["models"][m]["rubrics"] for m in models}
+        tags = sorted({t for m in models for t in rb[m]["tags"]})
+        body = [["overall", *(_judged(rb[m]["score"]) for m in models)]]
+        body += [[t, *(_judged(rb[m]["tags"][t]) if t in rb[m]["tags"] else "–" for m in models)] for t in tags]
+        body.append(["unparseable / criteria", *(f"{rb[m]['unparseable']} / {rb[m]['criteria']}" for m in models)])
+        tables.append(Table("Judge-graded rubrics (HealthBench)", ["score", *models], body,
+                            notes + [_trust(jd.get("calibration"), "rubric")]))
+    if rows:
+        tables.append(Table("Verdicts behind the judged numbers", ["model", "item", "kind", "verdict", "statement or "
+                                                                   "criterion"],
+                            [[r["model"], r["id"], r["kind"] + (f" ({r['points']:g})" if "points" in r else ""),
+                              fmt(r.get("label", r.get("met"))), r.get("statement") or r.get("criterion", "")]
+                             for r in rows if r.get("task") == "judge"]))
+    return tables
+
+
+def build_tables(metrics: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> list[Table]:
     """Every table of a report, in task order."""
     tables: list[Table] = []
     for task in metrics["tasks"]:
@@ -111,6 +161,8 @@ def build_tables(metrics: dict[str, Any]) -> list[Table]:
             tables += mcq_tables(metrics["mcq"])
         elif task == "safety":
             tables.append(safety_table(metrics["safety"]))
+        elif task == "judge":
+            tables += judge_tables(metrics["judge"], rows)
     return tables
 
 
@@ -138,9 +190,9 @@ def _md_table(t: Table) -> str:
     return "\n".join(lines + [""] + [f"_{n}_" for n in t.notes] + [""])
 
 
-def markdown_report(metrics: dict[str, Any]) -> str:
+def markdown_report(metrics: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> str:
     parts = ["# medqa evaluation", "", *summary_lines(metrics), ""]
-    parts += [_md_table(t) for t in build_tables(metrics)]
+    parts += [_md_table(t) for t in build_tables(metrics, rows)]
     pairs = differing_pairs(metrics)
     if pairs:
         parts.append("## Where base and adapter differ most (lowest ROUGE-L between their answers)\n")
@@ -185,5 +237,5 @@ def write_outputs(metrics: dict[str, Any], rows: list[dict[str, Any]], out: Path
     metrics["provenance"] = provenance()
     write_json(out / "metrics.json", rounded(metrics, 5))
     atomic_write_text(out / "answers.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    atomic_write_text(out / "report.md", markdown_report(metrics))
-    atomic_write_text(out / "report.html", html_report(metrics))
+    atomic_write_text(out / "report.md", markdown_report(metrics, rows))
+    atomic_write_text(out / "report.html", html_report(metrics, rows))

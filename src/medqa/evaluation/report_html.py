@@ -140,13 +140,13 @@ def _pairs_html(metrics: dict[str, Any]) -> str:
     return "<h2>Where base and adapter differ most</h2>" + "".join(blocks)
 
 
-def html_report(metrics: dict[str, Any]) -> str:
-    """The whole page as one string."""
+def html_report(metrics: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> str:
+    """The whole page as one string (`rows`: answers.jsonl's rows, for the verdicts behind judged numbers)."""
     e = html.escape
     imgs = "".join(f'<p><img alt="chart" src="{uri}"></p>' for uri in charts(metrics))
     data = "".join(f"<li><code>{e(k)}</code>: sha256 {e(v)}</li>" for k, v in metrics["data"].items())
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>medqa evaluation</title>"
             f"<style>{_STYLE}</style></head><body><h1>medqa evaluation</h1>"
             + "".join(f"<p>{e(line)}</p>" for line in summary_lines(metrics)) + imgs
-            + "".join(_table_html(t) for t in build_tables(metrics)) + _pairs_html(metrics)
+            + "".join(_table_html(t) for t in build_tables(metrics, rows)) + _pairs_html(metrics)
             + f"<h2>Data</h2><ul>{data}</ul></body></html>")

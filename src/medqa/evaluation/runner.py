@@ -62,7 +62,8 @@ def score_losses(generator: Generator, encoded: dict[str, list[Any]], models: li
     return out
 
 
-def check_request(data: Path, settings: EvalConfig, backend: str | None = None) -> None:
+def check_request(data: Path, settings: EvalConfig, backend: str | None = None,
+                  judge_files: list[str] | None = None) -> None:
     """Every problem with the requested tasks and inputs at once, before any model is loaded."""
     problems = []
     if backend:
@@ -72,7 +73,10 @@ def check_request(data: Path, settings: EvalConfig, backend: str | None = None) 
         problems.append("--task mcq needs --mcq-file PATH (PubMedQA ori_pqal.json, MedMCQA .json, MMLU CSV/folder, "
                         "MedQA .jsonl)")
     problems += [f"--mcq-file {f} does not exist" for f in settings.mcq_files if not Path(f).exists()]
-    if {"loss", "freetext"} & set(settings.tasks) and not data.exists():
+    if "judge" in settings.tasks:
+        problems += [f"--judge-file {f} does not exist" for f in judge_files or [] if not Path(f).is_file()]
+    needs_data = {"loss", "freetext"} | ({"judge"} if not judge_files else set())
+    if needs_data & set(settings.tasks) and not data.exists():
         problems.append(f"--data {data} does not exist: pass a prepared folder (medqa prepare) or a data file")
     if "loss" in settings.tasks and data.is_dir():
         problems += [f"--data {data} has no {s}.jsonl (for the loss task)" for s in settings.splits
@@ -90,7 +94,7 @@ def run_eval(cfg: MedqaConfig, data_dir: str | Path, adapters: list[str] | None 
     base once for both."""
     settings = cfg.eval
     data, out = Path(data_dir), Path(output_dir) if output_dir is not None else None
-    check_request(data, settings, cfg.backend.url)
+    check_request(data, settings, cfg.backend.url, cfg.judge.files)
     t0 = time.perf_counter()
     ctx = models or load_eval_models(cfg, adapters or [], out, progress)
     timings: dict[str, Any] = {"load_seconds": round(time.perf_counter() - t0, 2), "tasks": {}}
@@ -245,7 +249,14 @@ def _task_safety(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
     return result
 
 
-_TASK_RUNNERS = {"loss": _task_loss, "freetext": _task_freetext, "mcq": _task_mcq, "safety": _task_safety}
+def _task_judge(ctx: EvalModels, cfg: MedqaConfig, data: Path) -> dict:
+    from medqa.evaluation.tasks.judge import run_judge
+
+    return run_judge(ctx, cfg, data)
+
+
+_TASK_RUNNERS = {"loss": _task_loss, "freetext": _task_freetext, "mcq": _task_mcq, "safety": _task_safety,
+                 "judge": _task_judge}
 
 
 def _generation_rate(cache: GenerationCache) -> dict[str, Any]:

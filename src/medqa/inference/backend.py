@@ -22,6 +22,7 @@ from typing import Any
 from medqa.config import BackendConfig, GenerationConfig
 from medqa.errors import ConfigError
 from medqa.inference.assistant import Answering, AssistantClosed, QueueFull, Ticket, UnknownModel, sampling
+from medqa.inference.endpoints import first_model
 from medqa.inference.pipeline import AnswerPipeline, RequestError
 from medqa.inference.rows import Generated
 from medqa.safety.semantic import SemanticSignal
@@ -133,19 +134,8 @@ def connect(backend: BackendConfig) -> OpenAIEngine:
         if not key:
             raise ConfigError(f"--backend-api-key-env {backend.api_key_env}: that environment variable is empty or "
                               "unset; export the backend's key in it")
-    return OpenAIEngine(backend.url, backend.model or _first_model(backend.url, key), key,
+    return OpenAIEngine(backend.url, backend.model or first_model(backend.url, key, "--backend-model"), key,
                         backend.connect_timeout_s, backend.read_timeout_s)
-
-
-def _first_model(url: str, key: str | None) -> str:
-    import httpx
-
-    try:
-        resp = httpx.get(url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {key}"} if key else {},
-                         timeout=10)
-        return str(resp.json()["data"][0]["id"])
-    except Exception as err:
-        raise ConfigError(f"could not list the models of {url} ({type(err).__name__}): pass --backend-model NAME")
 
 
 class BackendAssistant(Answering):
