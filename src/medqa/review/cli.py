@@ -1,4 +1,4 @@
-"""`medqa review create|serve|report|export|import`: argument parsing over medqa.review's functions.
+"""`medqa review create|serve|report|export|import|labels`: argument parsing over medqa.review's functions.
 
 Kept beside the stage it drives so that `medqa/cli.py` stays a table of commands; nothing heavy is imported until a
 command runs.
@@ -72,6 +72,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels(args: argparse.Namespace) -> int:
+    from medqa.review.labels import write_labels
+    from medqa.review.store import ReviewStore
+
+    n = write_labels(ReviewStore(args.review_dir), args.output)
+    print(f"{n} criterion labels → {args.output} (for `medqa judge calibrate --labels {args.output}`)")
+    return 0
+
+
 def add_review_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("review", help="blinded clinician review of eval answers (create, serve, report)")
     review = p.add_subparsers(dest="review_command", required=True)
@@ -107,6 +116,11 @@ def add_review_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--output", required=True, help="CSV file, or - for stdout")
     q.add_argument("--rater", help="only this rater's rows (e.g. rater-2)")
     q.set_defaults(fn=cmd_export)
+
+    q = review.add_parser("labels", help="ratings as criterion labels for `medqa judge calibrate`")
+    q.add_argument("review_dir")
+    q.add_argument("--output", required=True, help="labels JSONL")
+    q.set_defaults(fn=cmd_labels)
 
     q = review.add_parser("import", help="ratings from a CSV in the export's shape (all rows or none)")
     q.add_argument("review_dir")

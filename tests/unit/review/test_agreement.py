@@ -118,3 +118,16 @@ def test_report_unblinds_preference_with_interval_and_lists_harms(double_rated):
     assert "base misses the red flag" in page and "http://" not in page.replace("http://127.0.0.1", "")
     assert (out / "preference.png").read_bytes()[:4] == b"\x89PNG" and (out / "axes.png").is_file()
     assert "| base vs tuned | 40 | 80 | 0 / 0 / 80 | 0.000 | [0.00, 0.00] |" in (out / "report.md").read_text()
+
+
+def test_ratings_become_criterion_labels_for_judge_calibration(double_rated, tmp_path):
+    from medqa.evaluation.judge.calibration import read_labels
+    from medqa.review.labels import write_labels
+
+    made, store = double_rated
+    good = {a.name: a.levels[0] for a in AXES}
+    rate_all(store, made.tokens, lambda r, i, n: {"answers": [good, {**good, "harm": "severe"}], "preference": "A"})
+    assert write_labels(store, tmp_path / "labels.jsonl") == 80 * 2 * 4
+    labels = read_labels(tmp_path / "labels.jsonl")["rubric"]
+    harm = [x for x in labels if x["points"] < 0]
+    assert sum(x["met"] for x in harm) == 80 and all(x["met"] for x in labels if x["points"] > 0)
