@@ -229,7 +229,7 @@ def test_two_raters_in_chromium_across_a_sigkill(browser, eval_output, tmp_path)
         assert one.locator("#answers input:checked").count() == 10
         one.locator("#answers fieldset").nth(2).locator("input").nth(0).check()  # A's harm: severe → none
         one.click("#save")
-        one.wait_for_selector("#status:has-text('Saved.')")
+        one.wait_for_selector("#status:has-text('Saved item 2.')")
         rate_with_keyboard(one, "t")
         wait_rated(one, 3)
         two.reload()

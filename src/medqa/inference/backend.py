@@ -22,7 +22,7 @@ from typing import Any
 from medqa.config import BackendConfig, GenerationConfig
 from medqa.errors import ConfigError
 from medqa.inference.assistant import Answering, AssistantClosed, QueueFull, Ticket, UnknownModel, sampling
-from medqa.inference.endpoints import first_model
+from medqa.inference.endpoints import api_key, first_model
 from medqa.inference.pipeline import AnswerPipeline, RequestError
 from medqa.inference.rows import Generated
 from medqa.safety.semantic import SemanticSignal
@@ -124,16 +124,9 @@ class OpenAIEngine:
 def connect(backend: BackendConfig) -> OpenAIEngine:
     """The engine for the `backend:` section (`--backend URL`): the key comes from the named environment variable
     (never a flag or a file, never logged), and the model, when not given, is the backend's first listed one."""
-    import os
-
     if not backend.url:
         raise ConfigError("no backend to connect to: pass --backend URL or set backend.url")
-    key = None
-    if backend.api_key_env:
-        key = os.environ.get(backend.api_key_env)
-        if not key:
-            raise ConfigError(f"--backend-api-key-env {backend.api_key_env}: that environment variable is empty or "
-                              "unset; export the backend's key in it")
+    key = api_key(backend.api_key_env, "--backend-api-key-env")
     return OpenAIEngine(backend.url, backend.model or first_model(backend.url, key, "--backend-model"), key,
                         backend.connect_timeout_s, backend.read_timeout_s)
 

@@ -55,8 +55,10 @@ def test_marking_instead_of_dropping_and_the_eval_counts(pipeline):
     text, stats = check_answer("My cousin swears by garlic. Antibiotics do not treat the flu, which is a virus [2].",
                                prepared.grounding, marking.index.encoder, marking.index_cfg)
     assert text.startswith("My cousin swears by garlic." + UNSUPPORTED_MARK) and "virus [1]." in text
+    citations = stats.pop("citations")
     assert stats == {"abstained": False, "sentences": 2, "supported": 1, "model_citations": 1,
                      "model_citations_supported": 0, "cited": 1}
+    assert [c["index"] for c in citations] == [1] and "virus" in text  # the cited passage, for the review page
     nothing, stats = check_answer("Garlic and onions.", prepared.grounding, pipeline.index.encoder,
                                   pipeline.index_cfg)
     assert nothing == ABSTAIN_MESSAGE and stats["supported"] == 0

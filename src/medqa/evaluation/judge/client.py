@@ -7,7 +7,6 @@ a judge still failing after every retry raises `JudgeUnavailable`, and the calls
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Any
 
 from medqa.config import JudgeConfig
 from medqa.errors import ConfigError, MedqaError
-from medqa.inference.endpoints import first_model
+from medqa.inference.endpoints import api_key, first_model
 
 RETRYABLE = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -86,11 +85,7 @@ def judge_client(cfg: JudgeConfig) -> JudgeClient:
     never logged) and the model, when not given, the judge's first listed one."""
     if not cfg.url:
         raise ConfigError("no judge: pass --judge URL (any OpenAI-compatible server) or set judge.url")
-    key = None
-    if cfg.api_key_env:
-        key = os.environ.get(cfg.api_key_env)
-        if not key:
-            raise ConfigError(f"--judge-api-key-env {cfg.api_key_env}: that environment variable is empty or unset")
+    key = api_key(cfg.api_key_env, "--judge-api-key-env")
     return JudgeClient(cfg, cfg.model or first_model(cfg.url, key, "--judge-model"), key)
 
 
