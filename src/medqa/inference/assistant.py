@@ -25,7 +25,7 @@ from typing import Any
 from medqa.config import (BATCH_WAIT_S, MAX_BATCH_DELAY_S, MAX_BATCH_SIZE, MAX_INPUT_TOKENS, QUEUE_SIZE,
                           GenerationConfig)
 from medqa.inference.generator import BASE, Generator
-from medqa.inference.rows import Generated, Row
+from medqa.inference.rows import Generated, Row, Scoring
 from medqa.inference.pipeline import AnswerPipeline, RequestError
 from medqa.safety import TriageResult
 from medqa.safety.semantic import SemanticSignal
@@ -77,6 +77,7 @@ class Ticket:
     _cancel: threading.Event = field(default_factory=threading.Event)
     final_triage: Future | None = None  # rules + semantic signal, computed while the request waits or generates
     grounding: Any = None  # the request's passages and citations (medqa.retrieval.grounding), with an index
+    scoring: Scoring = Scoring()  # penalties and logprobs (per row: tickets with different ones still share a batch)
 
     @property
     def triage(self) -> TriageResult:
@@ -143,6 +144,20 @@ class Answering:
 
     def submit(self, messages: list[dict[str, str]], model: str | None = None, **kw: Any) -> Ticket:
         raise NotImplementedError
+
+    def submit_choices(self, messages: list[dict[str, str]], model: str | None = None, n: int = 1,
+                       **kw: Any) -> list[Ticket]:
+        """`n` answers to one conversation (OpenAI's `n`), queued together so that they share a batch; if the
+        queue fills part-way, the ones already queued are cancelled and the refusal is raised."""
+        tickets: list[Ticket] = []
+        try:
+            for _ in range(n):
+                tickets.append(self.submit(messages, model, **kw))
+        except RequestError:
+            for ticket in tickets:
+                ticket.cancel()
+            raise
+        return tickets
 
     def start(self) -> Any:
         raise NotImplementedError
@@ -243,7 +258,7 @@ class Assistant(Answering):
 
     def submit(self, messages: list[dict[str, str]], model: str | None = None, *, max_tokens: int | None = None,
                temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
-               stop: Iterable[str] = (), stream: bool = False) -> Ticket:
+               stop: Iterable[str] = (), stream: bool = False, scoring: Scoring = Scoring()) -> Ticket:
         """Triage, build the prompt and queue the request; raises a RequestError subclass when refused."""
         model = model or BASE
         if model not in self.models:
@@ -257,7 +272,7 @@ class Assistant(Answering):
                                f"{self.max_input_tokens}: shorten it or drop earlier turns")
         ticket = Ticket(model, self.pipeline.rules_triage(prepared.conversation), prompt_ids,
                         sampling(self.defaults, temperature, top_p, seed), max_tokens or self.defaults.max_new_tokens,
-                        tuple(s for s in stop if s), stream, grounding=prepared.grounding)
+                        tuple(s for s in stop if s), stream, grounding=prepared.grounding, scoring=scoring)
         if prepared.abstains:  # nothing relevant in the sources: the reply says so, the model is not asked
             ticket.finish(Generated("", 0, "stop"))
         else:
@@ -306,7 +321,7 @@ class Assistant(Answering):
     def _run(self, tickets: list[Ticket]) -> None:
         g = self.generator
         rows = [Row(t.prompt_ids, g.tokenizer, g.stop_ids, t.max_new_tokens, t.stop,
-                    emit=t.push if t.streaming else None, cancelled=t.cancelled) for t in tickets]
+                    emit=t.push if t.streaming else None, cancelled=t.cancelled, scoring=t.scoring) for t in tickets]
         try:
             g.run(rows, tickets[0].gen, tickets[0].model)
         except Exception as err:  # one failed batch must not stop the server: its callers get the error

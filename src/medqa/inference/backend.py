@@ -24,7 +24,7 @@ from medqa.errors import ConfigError
 from medqa.inference.assistant import Answering, AssistantClosed, QueueFull, Ticket, UnknownModel, sampling
 from medqa.inference.endpoints import api_key, first_model
 from medqa.inference.pipeline import AnswerPipeline, RequestError
-from medqa.inference.rows import Generated
+from medqa.inference.rows import Generated, Scoring
 from medqa.safety.semantic import SemanticSignal
 
 _DEFAULT = BackendConfig()
@@ -77,7 +77,8 @@ class OpenAIEngine:
         return json.dumps(conversation, ensure_ascii=False, sort_keys=True)
 
     def chunks(self, messages: list[dict[str, str]], gen: GenerationConfig, max_tokens: int,
-               stop: tuple[str, ...] = (), model: str | None = None) -> Iterator[str | Generated]:
+               stop: tuple[str, ...] = (), model: str | None = None,
+               scoring: Scoring = Scoring()) -> Iterator[str | Generated]:
         """Text pieces, then one `Generated` with the finish reason and the backend's token counts."""
         import httpx
 
@@ -85,9 +86,10 @@ class OpenAIEngine:
         connect, read = self.timeouts
         text: list[str] = []
         usage: dict[str, Any] = {}
+        logprobs: list[dict[str, Any]] = []
         finish = "stop"
         try:
-            payload = self._payload(messages, gen, max_tokens, stop, model or self.model)
+            payload = self._payload(messages, gen, max_tokens, stop, model or self.model, scoring)
             with httpx.stream("POST", self.url, json=payload, headers=headers,
                               timeout=httpx.Timeout(read, connect=connect)) as resp:
                 if resp.status_code >= 400:
@@ -95,6 +97,7 @@ class OpenAIEngine:
                 for chunk in _events(resp.iter_lines()):
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices") or []:
+                        logprobs += (choice.get("logprobs") or {}).get("content") or []
                         piece = (choice.get("delta") or {}).get("content") or ""
                         if piece:
                             text.append(piece)
@@ -107,10 +110,11 @@ class OpenAIEngine:
             raise BackendError(f"the model backend at {self.url} is unreachable or broke off: "
                                f"{type(err).__name__}") from None
         yield Generated("".join(text).strip(), int(usage.get("completion_tokens") or len(text)), finish,
-                        prompt_tokens=int(usage.get("prompt_tokens") or 0))
+                        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                        logprobs=logprobs if scoring.logprobs is not None else None)
 
     def _payload(self, messages: list[dict[str, str]], gen: GenerationConfig, max_tokens: int,
-                 stop: tuple[str, ...], model: str) -> dict[str, Any]:
+                 stop: tuple[str, ...], model: str, scoring: Scoring) -> dict[str, Any]:
         payload: dict[str, Any] = {"model": model, "messages": messages, "stream": True,
                                    "stream_options": {"include_usage": True}, "max_tokens": max_tokens,
                                    "temperature": gen.temperature, "top_p": gen.top_p}
@@ -118,6 +122,10 @@ class OpenAIEngine:
             payload["seed"] = gen.seed
         if stop:
             payload["stop"] = list(stop)
+        if scoring.presence_penalty or scoring.frequency_penalty:
+            payload.update(presence_penalty=scoring.presence_penalty, frequency_penalty=scoring.frequency_penalty)
+        if scoring.logprobs is not None:
+            payload.update(logprobs=True, top_logprobs=scoring.logprobs)
         return payload
 
 
@@ -166,8 +174,9 @@ class BackendAssistant(Answering):
 
     def submit(self, messages: list[dict[str, str]], model: str | None = None, *, max_tokens: int | None = None,
                temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
-               stop: Iterable[str] = (), stream: bool = False) -> Ticket:
-        """Triage, then relay the conversation on a thread of its own; raises a RequestError when refused."""
+               stop: Iterable[str] = (), stream: bool = False, scoring: Scoring = Scoring()) -> Ticket:
+        """Triage, then relay the conversation on a thread of its own (penalties and logprobs passed on to the
+        backend); raises a RequestError when refused."""
         model = model or self.model
         if model not in self.models:
             raise UnknownModel(f"model {model!r} does not exist; this server has {self.models}")
@@ -177,7 +186,7 @@ class BackendAssistant(Answering):
         ticket = Ticket(model, self.pipeline.triage(prepared.conversation), [],
                         sampling(self.defaults, temperature, top_p, seed),
                         max_tokens or self.defaults.max_new_tokens, tuple(s for s in stop if s), stream,
-                        grounding=prepared.grounding)
+                        grounding=prepared.grounding, scoring=scoring)
         if prepared.abstains:  # nothing relevant in the sources: the reply says so, the backend is not asked
             ticket.finish(Generated("", 0, "stop", prompt_tokens=0))
             return ticket
@@ -190,7 +199,8 @@ class BackendAssistant(Answering):
 
     def _relay(self, ticket: Ticket, conversation: list[dict[str, str]]) -> None:
         try:
-            for item in self.engine.chunks(conversation, ticket.gen, ticket.max_new_tokens, ticket.stop, ticket.model):
+            for item in self.engine.chunks(conversation, ticket.gen, ticket.max_new_tokens, ticket.stop, ticket.model,
+                                           ticket.scoring):
                 if ticket.cancelled():
                     ticket.finish(Generated("", 0, "stop"))
                     return

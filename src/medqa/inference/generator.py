@@ -17,7 +17,7 @@ import torch
 from medqa.config import GenerationConfig
 from medqa.data.formatting import encode_prompt, render_prompt, stop_token_ids
 from medqa.inference.head import Int8Head, decoding_head, int8_supported
-from medqa.inference.rows import Row, row_hook
+from medqa.inference.rows import Row, row_hook, row_scores
 from medqa.modeling.parts import decoder_and_head, new_cache
 
 BASE = "base"  # the adapter name that means "no adapter"
@@ -114,13 +114,15 @@ class Generator:
 
         Each row receives its tokens as they are generated (see medqa.inference.rows); `remember` (one row) keeps
         the conversation's KV cache for its next turn."""
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         kw = self._kwargs(gen, max(row.max_new_tokens for row in rows))
         with self.lock, self.use(adapter, greedy=not kw["do_sample"]), torch.inference_mode():
             inputs = self.batch_inputs([row.prompt_ids for row in rows], adapter, kw["max_new_tokens"], remember)
             if gen.seed is not None:
                 torch.manual_seed(gen.seed)
+            if any(row.scoring.active for row in rows):
+                kw["logits_processor"] = LogitsProcessorList([row_scores(rows)])
             self.model.generate(**inputs, stopping_criteria=StoppingCriteriaList([row_hook(rows)]), **kw)
 
     def batch_inputs(self, prompts: list[list[int]], adapter: str | None, max_new_tokens: int,

@@ -20,6 +20,21 @@ class Generated:
     tokens: int
     finish_reason: str  # "stop" (end of turn or a stop string) or "length"
     prompt_tokens: int | None = None  # as a remote backend counted them; None: the local prompt's length
+    logprobs: list[dict[str, Any]] | None = None  # per generated token, when asked: token, logprob, top_logprobs
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """A row's OpenAI-style token settings: penalties on tokens it already wrote, and logprobs to record
+    (`logprobs` None: off; else how many alternatives per token, 0-20)."""
+
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logprobs: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.presence_penalty or self.frequency_penalty) or self.logprobs is not None
 
 
 class Row:
@@ -27,11 +42,13 @@ class Row:
 
     def __init__(self, prompt_ids: list[int], tokenizer: Any, stop_ids: Sequence[int], max_new_tokens: int,
                  stop: tuple[str, ...] = (), emit: Callable[[str], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> None:
+                 cancelled: Callable[[], bool] | None = None, scoring: Scoring = Scoring()) -> None:
         self.prompt_ids, self.tokenizer, self.stop_ids = prompt_ids, tokenizer, set(stop_ids)
-        self.max_new_tokens, self.stop, self.emit = max_new_tokens, stop, emit
+        self.max_new_tokens, self.stop, self.emit, self.scoring = max_new_tokens, stop, emit, scoring
         self.cancelled = cancelled or (lambda: False)
         self.ids: list[int] = []
+        self.distribution: Any = None  # log-probabilities of the step being decided (when logprobs are asked)
+        self.token_logprobs: list[dict[str, Any]] = []
         self.text, self.sent, self.done, self.reason = "", 0, False, "length"
         # Decoding after every token is only needed to stream or to find stop strings; a plain batch row decodes once.
         self._live = emit is not None or bool(stop)
@@ -42,6 +59,8 @@ class Row:
         if self.cancelled() or token in self.stop_ids:
             self._end("stop", flush=not self.cancelled())
             return
+        if self.distribution is not None:
+            self._record(token)
         self.ids.append(token)
         if self._live:
             self.text = self._decode()
@@ -54,6 +73,16 @@ class Row:
             self._end("length")
         elif self.emit is not None:
             self._emit(hold=True)
+
+    def _record(self, token: int) -> None:
+        import torch
+
+        dist, k = self.distribution, self.scoring.logprobs or 0
+        top = torch.topk(dist, k) if k else None
+        entry = {"token": self.tokenizer.decode([token]), "logprob": float(dist[token]), "top_logprobs": [
+            {"token": self.tokenizer.decode([i]), "logprob": float(v)}
+            for v, i in zip(top.values.tolist(), top.indices.tolist())] if top is not None else []}
+        self.token_logprobs.append(entry)
 
     def _decode(self) -> str:
         return self.tokenizer.decode(self.ids, skip_special_tokens=True).lstrip()
@@ -79,7 +108,8 @@ class Row:
     def result(self) -> Generated:
         if not self.done:  # generate() ran out of room before this row's own limit
             self._end("length")
-        return Generated(self.text.strip(), len(self.ids), self.reason)
+        return Generated(self.text.strip(), len(self.ids), self.reason,
+                         logprobs=self.token_logprobs if self.scoring.logprobs is not None else None)
 
 
 def _stop_prefix_len(text: str, stops: tuple[str, ...]) -> int:
@@ -105,3 +135,26 @@ def row_hook(rows: list[Row]) -> Any:
             return torch.tensor([row.done for row in rows], dtype=torch.bool, device=input_ids.device)
 
     return RowHook()
+
+
+def row_scores(rows: list[Row]) -> Any:
+    """A LogitsProcessor (run after generate()'s own: repetition penalty, temperature, top-p) that applies each row's
+    presence and frequency penalties to the tokens it generated, and keeps the log-probabilities of the step for the
+    rows that record logprobs: the distribution the next token is drawn from."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class RowScores(LogitsProcessor):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            for i, row in enumerate(rows):
+                s = row.scoring
+                if row.done or not s.active:
+                    continue
+                if row.ids and (s.presence_penalty or s.frequency_penalty):
+                    seen, counts = torch.tensor(row.ids, device=scores.device).unique(return_counts=True)
+                    scores[i, seen] -= s.presence_penalty + s.frequency_penalty * counts.to(scores.dtype)
+                if s.logprobs is not None:
+                    row.distribution = torch.log_softmax(scores[i].float(), dim=-1)
+            return scores
+
+    return RowScores()

@@ -14,12 +14,25 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+
+from medqa.inference.rows import Scoring
 
 MAX_STOP_SEQUENCES = 4  # as OpenAI
 MAX_MESSAGES = 1024  # more turns than any context holds; refused before the template and tokenizer run over them
 SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # int64, as OpenAI; torch refuses seeds outside 64 bits
 GREEDY_BELOW = 1e-5  # smaller temperatures decode greedily (as vLLM): logits divided by ~0 overflow to inf
+MAX_CHOICES = 8  # `n`: answers to one request, generated in one batch
+MAX_TOP_LOGPROBS = 20  # as OpenAI
+LOGPROBS_SCOPE = ("logprobs describe the model's own tokens; text medqa's safety layer adds or replaces (the urgent "
+                  "message, the referral, sources, dropped unsupported sentences) has none")
+UNSUPPORTED = {  # request fields a small local model cannot honour: refused with the reason, never ignored
+    "tools": "tool calling is not supported: medqa's models answer in text only",
+    "tool_choice": "tool calling is not supported: medqa's models answer in text only",
+    "parallel_tool_calls": "tool calling is not supported: medqa's models answer in text only",
+    "functions": "function calling is not supported: medqa's models answer in text only",
+    "function_call": "function calling is not supported: medqa's models answer in text only",
+}
 
 
 def _valid_unicode(text: str) -> str:
@@ -58,6 +71,19 @@ class StreamOptions(_Request):
     include_usage: bool = False
 
 
+class ResponseFormat(_Request):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: dict[str, Any] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _text_only(cls, value: str) -> str:
+        if value != "text":
+            raise ValueError(f"'{value}' needs constrained decoding, which medqa does not do; use "
+                             "{\"type\": \"text\"} (or leave response_format out)")
+        return value
+
+
 class ChatCompletionRequest(_Request):
     model: Text
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
@@ -69,8 +95,31 @@ class ChatCompletionRequest(_Request):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     stop: Text | list[Text] | None = None
     seed: int | None = Field(None, ge=SEED_MIN, le=SEED_MAX)
-    n: Literal[1] = 1
+    n: int = Field(1, ge=1, le=MAX_CHOICES)
     user: Text | None = None
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
+    response_format: ResponseFormat | None = None
+    tools: Any = None
+    tool_choice: Any = None
+    parallel_tool_calls: Any = None
+    functions: Any = None
+    function_call: Any = None
+
+    @model_validator(mode="after")
+    def _honourable(self) -> ChatCompletionRequest:
+        for name, why in UNSUPPORTED.items():
+            if getattr(self, name) not in (None, [], "none"):
+                raise ValueError(f"{name}: {why}")
+        if self.top_logprobs and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs: true")
+        return self
+
+    def scoring(self) -> Scoring:
+        return Scoring(self.presence_penalty or 0.0, self.frequency_penalty or 0.0,
+                       (self.top_logprobs or 0) if self.logprobs else None)
 
     @field_validator("temperature")
     @classmethod
@@ -115,11 +164,34 @@ class AssistantMessage(BaseModel):
     content: str
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class TokenLogprob(TopLogprob):
+    top_logprobs: list[TopLogprob] = []
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[TokenLogprob]
+    scope: str = LOGPROBS_SCOPE  # medqa's own field: how these relate to the content shown
+
+    @classmethod
+    def of(cls, entries: list[dict[str, Any]] | None) -> ChoiceLogprobs | None:
+        if entries is None:
+            return None
+        with_bytes = [{**e, "bytes": list(e["token"].encode("utf-8")), "top_logprobs": [
+            {**t, "bytes": list(t["token"].encode("utf-8"))} for t in e.get("top_logprobs") or []]} for e in entries]
+        return cls(content=[TokenLogprob(**e) for e in with_bytes])
+
+
 class Choice(BaseModel):
     index: int = 0
     message: AssistantMessage
     finish_reason: str
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -146,7 +218,7 @@ class ChunkChoice(BaseModel):
     index: int = 0
     delta: Delta
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None  # streaming: all of a choice's logprobs ride on its finish chunk
 
 
 class ChatCompletionChunk(BaseModel):

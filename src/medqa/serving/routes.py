@@ -23,8 +23,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from medqa.inference.assistant import Assistant, RequestError, Ticket
 from medqa.serving.errors import APIError, error_body, refusal_error
 from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
-                                    Choice, ChunkChoice, Delta, ErrorBody, ModelCard, ModelList, Usage, completion_id,
-                                    now)
+                                    Choice, ChoiceLogprobs, ChunkChoice, Delta, ErrorBody, ModelCard, ModelList, Usage,
+                                    completion_id, now)
 from medqa.serving.settings import ServeSettings
 
 log = logging.getLogger("medqa.serving")
@@ -99,28 +99,34 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Cha
                        param="max_tokens", code="max_tokens_too_large")
     # Triage and tokenising take milliseconds, up to a second for a long pathological message: off the event loop,
     # on one admission thread (so requests queue in arrival order and the tokenizer is never entered twice at once).
-    submit = partial(assistant.submit, body.conversation(), body.model, stream=body.stream,
+    submit = partial(assistant.submit_choices, body.conversation(), body.model, body.n, stream=body.stream,
                      temperature=body.temperature, top_p=body.top_p, seed=body.seed, stop=body.stop or (),
-                     max_tokens=limit or min(assistant.defaults.max_new_tokens, settings.max_tokens_cap))
-    ticket = await asyncio.get_running_loop().run_in_executor(request.app.state.admission, submit)
-    _log_request(body, ticket, settings.log_messages)
+                     max_tokens=limit or min(assistant.defaults.max_new_tokens, settings.max_tokens_cap),
+                     scoring=body.scoring())
+    tickets = await asyncio.get_running_loop().run_in_executor(request.app.state.admission, submit)
+    _log_request(body, tickets[0], settings.log_messages)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(_sse(assistant, ticket, include_usage), media_type="text/event-stream",
+        return StreamingResponse(_sse(assistant, tickets, include_usage), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     try:
-        generated = await asyncio.wrap_future(ticket.done)
+        generated = [await asyncio.wrap_future(t.done) for t in tickets]
     except RequestError as err:  # a gateway's backend failed; an emergency still gets its urgent message
-        if not ticket.triage.urgent:
+        for t in tickets:
+            t.cancel()
+        if not tickets[0].triage.urgent:
             raise
         api = refusal_error(err)
-        raise APIError(api.status, f"{ticket.triage.message}\n\n({api.message})", api.type, code=api.code) from None
-    reply = assistant.reply(ticket, generated)
-    return ChatCompletion(id=completion_id(), created=now(), model=ticket.model, triage=reply.triage.to_dict(),
-                          choices=[Choice(message=AssistantMessage(content=reply.text),
-                                          finish_reason=reply.finish_reason)],
-                          usage=Usage.of(reply.prompt_tokens, reply.completion_tokens),
-                          citations=reply.citations if ticket.grounding is not None else None)
+        raise APIError(api.status, f"{tickets[0].triage.message}\n\n({api.message})", api.type,
+                       code=api.code) from None
+    replies = [assistant.reply(t, g) for t, g in zip(tickets, generated)]
+    first = tickets[0]
+    return ChatCompletion(id=completion_id(), created=now(), model=first.model, triage=replies[0].triage.to_dict(),
+                          choices=[Choice(index=i, message=AssistantMessage(content=r.text), finish_reason=r.finish_reason,
+                                          logprobs=ChoiceLogprobs.of(g.logprobs))
+                                   for i, (r, g) in enumerate(zip(replies, generated))],
+                          usage=Usage.of(replies[0].prompt_tokens, sum(r.completion_tokens for r in replies)),
+                          citations=replies[0].citations if first.grounding is not None else None)
 
 
 def _log_request(body: ChatCompletionRequest, ticket: Ticket, with_text: bool) -> None:
@@ -131,24 +137,31 @@ def _log_request(body: ChatCompletionRequest, ticket: Ticket, with_text: bool) -
                  json.dumps(ticket.triage.to_dict()))
 
 
-def _sse(assistant: Assistant, ticket: Ticket, include_usage: bool) -> Iterator[str]:
-    """Server-sent events: a role chunk carrying `triage`, content chunks, a finish chunk, usage if asked, [DONE]."""
-    cid, created = completion_id(), now()
+def _sse(assistant: Assistant, tickets: list[Ticket], include_usage: bool) -> Iterator[str]:
+    """Server-sent events for each choice in turn (generated together, in one batch): a role chunk carrying
+    `triage`, content chunks, a finish chunk (with the choice's logprobs when asked); then usage if asked, [DONE]."""
+    cid, created, model = completion_id(), now(), tickets[0].model
 
     def event(choices: list[ChunkChoice], **extra: Any) -> str:
-        chunk = ChatCompletionChunk(id=cid, created=created, model=ticket.model, choices=choices, **extra)
-        return f"data: {chunk.model_dump_json(exclude={k for k in ('usage', 'triage', 'citations') if k not in extra})}\n\n"
+        chunk = ChatCompletionChunk(id=cid, created=created, model=model, choices=choices, **extra)
+        skip = {k for k in ("usage", "triage", "citations") if k not in extra}
+        return f"data: {chunk.model_dump_json(exclude=skip, exclude_none=False)}\n\n"
 
+    completion_tokens = 0
     try:
-        yield event([ChunkChoice(delta=Delta(role="assistant", content=""))], triage=ticket.triage.to_dict())
-        for piece in assistant.pipeline.shape(ticket.pieces(), ticket.triage, ticket.grounding):
-            yield event([ChunkChoice(delta=Delta(content=piece))])
-        generated = ticket.done.result()
-        cited = {"citations": ticket.grounding.citations()} if ticket.grounding is not None else {}
-        yield event([ChunkChoice(delta=Delta(), finish_reason=generated.finish_reason)],
-                    triage=ticket.triage.to_dict(), **cited)
+        for i, ticket in enumerate(tickets):
+            yield event([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))],
+                        triage=ticket.triage.to_dict())
+            for piece in assistant.pipeline.shape(ticket.pieces(), ticket.triage, ticket.grounding):
+                yield event([ChunkChoice(index=i, delta=Delta(content=piece))])
+            generated = ticket.done.result()
+            completion_tokens += generated.tokens
+            cited = {"citations": ticket.grounding.citations()} if ticket.grounding is not None else {}
+            yield event([ChunkChoice(index=i, delta=Delta(), finish_reason=generated.finish_reason,
+                                     logprobs=ChoiceLogprobs.of(generated.logprobs))],
+                        triage=ticket.triage.to_dict(), **cited)
         if include_usage:
-            yield event([], usage=Usage.of(ticket.prompt_tokens(generated), generated.tokens))
+            yield event([], usage=Usage.of(tickets[0].prompt_tokens(generated), completion_tokens))
     except RequestError as err:  # a gateway's backend failed mid-way: in-band, OpenAI-shaped, after the urgent lead
         api = refusal_error(err)
         yield f"data: {json.dumps(error_body(api.message, api.type, code=api.code))}\n\n"
@@ -156,5 +169,6 @@ def _sse(assistant: Assistant, ticket: Ticket, include_usage: bool) -> Iterator[
         log.exception("generation failed")
         yield f"data: {json.dumps(error_body('generation failed', 'server_error'))}\n\n"
     finally:
-        ticket.cancel()
+        for ticket in tickets:
+            ticket.cancel()
     yield "data: [DONE]\n\n"
