@@ -513,6 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     _to_config(p, "--max-body-bytes", key="serve.max_body_bytes", type=int)
     _to_config(p, "--cors-origin", key="serve.cors_origins", action="append",
                help="allow this browser origin (default: CORS off)")
+    _to_config(p, "--enable-completions", key="serve.completions", action="store_const", const=True,
+               help="also serve /v1/completions (raw prompts, logprobs, echo) for evaluation harnesses such as "
+               "lm-eval; it bypasses triage and the answer policy: for evaluation, never for patients")
     _to_config(p, "--log-messages", key="serve.log_messages", action="store_const", const=True,
                help="log message text (health data; off by default)")
     _backend_flags(p, timeouts=True)

@@ -353,6 +353,8 @@ class ServeConfig(StrictModel):
     max_body_bytes: int = Field(256 * 1024, gt=0, description="larger request bodies get 413")
     cors_origins: list[str] = Field([], description="empty: no CORS headers (browsers same-origin)")
     log_messages: bool = Field(False, description="log message text; off by default because it is health data")
+    completions: bool = Field(False, description="serve /v1/completions: raw prompts with logprobs for evaluation "
+                              "harnesses (lm-eval); it bypasses triage and the answer policy, so never for patients")
 
 
 class MedqaConfig(StrictModel):

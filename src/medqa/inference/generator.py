@@ -117,7 +117,8 @@ class Generator:
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
         kw = self._kwargs(gen, max(row.max_new_tokens for row in rows))
-        with self.lock, self.use(adapter, greedy=not kw["do_sample"]), torch.inference_mode():
+        exact = any(row.scoring.logprobs is not None for row in rows)  # logprobs come from the full-precision head
+        with self.lock, self.use(adapter, greedy=not kw["do_sample"] and not exact), torch.inference_mode():
             inputs = self.batch_inputs([row.prompt_ids for row in rows], adapter, kw["max_new_tokens"], remember)
             if gen.seed is not None:
                 torch.manual_seed(gen.seed)

@@ -47,6 +47,17 @@ def _valid_unicode(text: str) -> str:
 Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 
+def _greedy(value: float | None) -> float | None:
+    return 0.0 if value is not None and value < GREEDY_BELOW else value
+
+
+def _stops(value: str | list[str] | None) -> list[str]:
+    stops = [value] if isinstance(value, str) else list(value or [])
+    if len(stops) > MAX_STOP_SEQUENCES:
+        raise ValueError(f"at most {MAX_STOP_SEQUENCES} stop sequences")
+    return stops
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -121,24 +132,68 @@ class ChatCompletionRequest(_Request):
         return Scoring(self.presence_penalty or 0.0, self.frequency_penalty or 0.0,
                        (self.top_logprobs or 0) if self.logprobs else None)
 
-    @field_validator("temperature")
-    @classmethod
-    def _temperature(cls, value: float | None) -> float | None:
-        return 0.0 if value is not None and value < GREEDY_BELOW else value
-
-    @field_validator("stop")
-    @classmethod
-    def _stop(cls, value: str | list[str] | None) -> list[str]:
-        stops = [value] if isinstance(value, str) else list(value or [])
-        if len(stops) > MAX_STOP_SEQUENCES:
-            raise ValueError(f"at most {MAX_STOP_SEQUENCES} stop sequences")
-        return stops
+    _temperature = field_validator("temperature")(_greedy)
+    _stop = field_validator("stop")(_stops)
 
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
     def conversation(self) -> list[dict[str, str]]:
         return [m.as_dict() for m in self.messages]
+
+
+class CompletionRequest(_Request):
+    """`/v1/completions` (only with `--enable-completions`): a raw prompt, as text or token ids, one or a batch."""
+
+    model: Text
+    prompt: Text | list[Text] | list[int] | list[list[int]] = Field(min_length=1)
+    max_tokens: int = Field(16, ge=0)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    stop: Text | list[Text] | None = None
+    seed: int | None = Field(None, ge=SEED_MIN, le=SEED_MAX)
+    n: int = Field(1, ge=1, le=MAX_CHOICES)
+    echo: bool = False
+    logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    stream: Literal[False] = False
+    user: Text | None = None
+
+    _temperature = field_validator("temperature")(_greedy)
+    _stop = field_validator("stop")(_stops)
+
+    def prompts(self) -> list[str | list[int]]:
+        p = self.prompt
+        if isinstance(p, str) or (p and isinstance(p[0], int)):
+            return [p]  # type: ignore[list-item]
+        return list(p)  # type: ignore[arg-type]
+
+    def scoring(self) -> Scoring:
+        return Scoring(self.presence_penalty or 0.0, self.frequency_penalty or 0.0, self.logprobs)
+
+
+class CompletionLogprobs(BaseModel):
+    tokens: list[str]
+    token_logprobs: list[float | None]
+    top_logprobs: list[dict[str, float] | None]
+    text_offset: list[int]
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    text: str
+    finish_reason: str
+    logprobs: CompletionLogprobs | None = None
+
+
+class TextCompletion(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
 
 
 def completion_id() -> str:

@@ -20,10 +20,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from medqa.inference.assistant import Assistant, RequestError, Ticket
+from medqa.inference.assistant import Assistant, RequestError, Ticket, sampling
+from medqa.inference.generator import BASE
 from medqa.serving.errors import APIError, error_body, refusal_error
 from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
-                                    Choice, ChoiceLogprobs, ChunkChoice, Delta, ErrorBody, ModelCard, ModelList, Usage,
+                                    Choice, ChoiceLogprobs, ChunkChoice, CompletionChoice, CompletionLogprobs,
+                                    CompletionRequest, Delta, ErrorBody, ModelCard, ModelList, TextCompletion, Usage,
                                     completion_id, now)
 from medqa.serving.settings import ServeSettings
 
@@ -127,6 +129,48 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Cha
                                    for i, (r, g) in enumerate(zip(replies, generated))],
                           usage=Usage.of(replies[0].prompt_tokens, sum(r.completion_tokens for r in replies)),
                           citations=replies[0].citations if first.grounding is not None else None)
+
+
+@router.post("/v1/completions", dependencies=[Depends(require_api_key)], responses={
+    200: {"model": TextCompletion, "description": "the completion"}, **ERRORS})
+async def completions(body: CompletionRequest, request: Request) -> TextCompletion:
+    """Raw completion with legacy logprobs and echo, for likelihood-based evaluation (`--enable-completions`)."""
+    assistant, settings = _assistant(request), _settings(request)
+    if not settings.completions:
+        raise APIError(404, "/v1/completions is off: start `medqa serve --enable-completions` to evaluate with it (it "
+                            "bypasses triage and the answer policy, so it is never for patients)", code="not_enabled")
+    generator = getattr(assistant, "generator", None)
+    if generator is None or body.model not in assistant.models:
+        raise APIError(404 if generator is not None else 400, f"model {body.model!r} cannot complete raw prompts here"
+                       + ("" if generator is not None else ": a gateway (--backend) has no local weights"),
+                       param="model", code="model_not_found")
+    if body.max_tokens > settings.max_tokens_cap:
+        raise APIError(400, f"max_tokens is {body.max_tokens}; this server allows at most {settings.max_tokens_cap}",
+                       param="max_tokens", code="max_tokens_too_large")
+    prompts = [generator.tokenizer(p)["input_ids"] if isinstance(p, str) else p for p in body.prompts()]
+    vocab = len(generator.tokenizer)
+    if any(not ids or len(ids) > settings.max_input_tokens or min(ids) < 0 or max(ids) >= vocab for ids in prompts):
+        raise APIError(400, f"each prompt must hold 1 to {settings.max_input_tokens} tokens, with ids below {vocab}",
+                       param="prompt", code="invalid_prompt")
+    gen = sampling(assistant.defaults, body.temperature if body.temperature is not None else 1.0, body.top_p,
+                   body.seed)
+    adapter = None if body.model == BASE else body.model
+    run = partial(_complete_all, generator, prompts, gen, adapter, body)
+    outs = await asyncio.get_running_loop().run_in_executor(None, run)
+    choices = [CompletionChoice(index=i, text=o.text, finish_reason=o.finish_reason,
+                                logprobs=CompletionLogprobs(**o.logprobs()) if body.logprobs is not None else None)
+               for i, o in enumerate(outs)]
+    return TextCompletion(id=f"cmpl-{completion_id()[9:]}", created=now(), model=body.model, choices=choices,
+                          usage=Usage.of(sum(o.prompt_tokens for o in outs[::body.n]),
+                                         sum(o.completion_tokens for o in outs)))
+
+
+def _complete_all(generator: Any, prompts: list[list[int]], gen: Any, adapter: str | None,
+                  body: CompletionRequest) -> list[Any]:
+    from medqa.inference.completions import complete
+
+    return [complete(generator, ids, gen, adapter, body.max_tokens, tuple(body.stop or ()), body.scoring(), body.echo)
+            for ids in prompts for _ in range(body.n)]
 
 
 def _log_request(body: ChatCompletionRequest, ticket: Ticket, with_text: bool) -> None:
