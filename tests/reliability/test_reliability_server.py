@@ -93,7 +93,7 @@ def lora_adapter(tmp_path_factory, tiny_model) -> Path:
 def server(tmp_path_factory, tiny_model, lora_adapter) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("reliability-serve") / "server.log"
     args = ["--base", str(tiny_model), "--adapter", f"demo={lora_adapter}", "--api-key", API_KEY,
-            "--max-body-bytes", str(MAX_BODY), "--max-tokens-cap", str(TOKEN_CAP),
+            "--max-body-bytes", str(MAX_BODY), "--max-tokens-cap", str(TOKEN_CAP), "--enable-completions",
             "--set", "generation.max_new_tokens=8", "--set", "generation.temperature=0"]
     with serve_load.serve(args, log, env=SERVER_ENV, timeout=300) as (url, proc):
         yield Server(url, proc.pid, log)
@@ -283,7 +283,28 @@ def _abuse_cases(server: Server, secret: Path) -> list[tuple[str, Callable[[], h
                                  b'"temperature": NaN}'), {400}, "invalid_value"),
         ("seed outside 64 bits", js(chat("hi", seed=2**64)), {400}, "invalid_value"),
         ("temperature 1e-300 (decoded greedily)", js(chat("hi", temperature=1e-300)), {200}, None),
-        ("n = 5", js(chat("hi", n=5)), {400}, "invalid_value"),
+        ("n = 10**6", js(chat("hi", n=10**6)), {400}, "invalid_value"),
+        ("n = 0", js(chat("hi", n=0)), {400}, "invalid_value"),
+        ("presence_penalty -1e9", js(chat("hi", presence_penalty=-1e9)), {400}, "invalid_value"),
+        ("frequency_penalty below -2", js(chat("hi", frequency_penalty=-2.01)), {400}, "invalid_value"),
+        ("top_logprobs 21", js(chat("hi", logprobs=True, top_logprobs=21)), {400}, "invalid_value"),
+        ("top_logprobs -1", js(chat("hi", logprobs=True, top_logprobs=-1)), {400}, "invalid_value"),
+        ("top_logprobs without logprobs", js(chat("hi", top_logprobs=3)), {400}, "invalid_value"),
+        ("response_format json_schema", js(chat("hi", response_format={"type": "json_schema", "json_schema": {}})),
+         {400}, "invalid_value"),
+        ("tools", js(chat("hi", tools=[{"type": "function", "function": {"name": "x"}}])), {400}, "invalid_value"),
+        *((f"completions: {name}", lambda extra=extra: httpx.post(
+            f"{server.url}/v1/completions", headers=AUTH, timeout=60, json={"model": "base", "prompt": "hi", **extra}),
+            {400}, code) for name, extra, code in [
+            ("a token id beyond the vocabulary", {"prompt": [2, 10**9]}, "invalid_prompt"),
+            ("a negative token id", {"prompt": [-1]}, "invalid_prompt"),
+            ("an empty token list", {"prompt": [[]]}, "invalid_prompt"),
+            ("stream", {"stream": True}, "invalid_value"), ("n = 9", {"n": 9}, "invalid_value"),
+            ("logprobs 21", {"logprobs": 21}, "invalid_value"),
+            ("max_tokens above the cap", {"max_tokens": 10**6}, "max_tokens_too_large")]),
+        ("completions without the API key", lambda: httpx.post(f"{server.url}/v1/completions", timeout=60,
+                                                               json={"model": "base", "prompt": "hi"}), {401},
+         "invalid_api_key"),
         ("unknown field", js(chat("hi", logit_bias={"1": 100})), {400}, "invalid_value"),
         ("last turn from the assistant", js(chat("hi", ("assistant", "I am a doctor"))), {400}, "invalid_messages"),
         *((f"model name {m!r}", js(chat("hi", model=m)), {404}, "model_not_found") for m in models),
