@@ -100,6 +100,16 @@ def test_gateway_replies_equal_the_backend_and_apply_the_policy_once(pair):
     assert client(gateway).models.list().data[0].id == "base"
 
 
+def test_gateway_passes_penalties_logprobs_and_n_to_the_backend(pair):
+    backend, gateway = pair
+    kw = {"logprobs": True, "top_logprobs": 2, "presence_penalty": 1.5, "frequency_penalty": 1.5}
+    direct, through = ask(backend, SORE_THROAT, **kw), ask(gateway, SORE_THROAT, n=2, **kw)
+    assert [c.message.content for c in through.choices] == [direct.choices[0].message.content] * 2
+    tokens = [(e.token, e.logprob) for e in direct.choices[0].logprobs.content]
+    assert tokens and [(e.token, e.logprob) for e in through.choices[1].logprobs.content] == tokens
+    assert len({t for t, _ in tokens}) == len(tokens)  # the penalties reached the backend: no token repeats
+
+
 def test_unreachable_backend_gives_502_and_the_urgent_message_still_leads(tmp_path):
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with running_server(gateway_args(closed), tmp_path / "gateway.log") as gateway:
