@@ -196,8 +196,8 @@ class TextCompletion(BaseModel):
     usage: Usage
 
 
-def completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex}"
+def completion_id(prefix: str = "chatcmpl") -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
 
 
 def now() -> int:

@@ -160,7 +160,7 @@ async def completions(body: CompletionRequest, request: Request) -> TextCompleti
     choices = [CompletionChoice(index=i, text=o.text, finish_reason=o.finish_reason,
                                 logprobs=CompletionLogprobs(**o.logprobs()) if body.logprobs is not None else None)
                for i, o in enumerate(outs)]
-    return TextCompletion(id=f"cmpl-{completion_id()[9:]}", created=now(), model=body.model, choices=choices,
+    return TextCompletion(id=completion_id("cmpl"), created=now(), model=body.model, choices=choices,
                           usage=Usage.of(sum(o.prompt_tokens for o in outs[::body.n]),
                                          sum(o.completion_tokens for o in outs)))
 
