@@ -63,7 +63,7 @@ def score_losses(generator: Generator, encoded: dict[str, list[Any]], models: li
 
 
 def check_request(data: Path, settings: EvalConfig, backend: str | None = None,
-                  judge_files: list[str] | None = None) -> None:
+                  judge_files: list[str] | None = None, calibration: str | None = None) -> None:
     """Every problem with the requested tasks and inputs at once, before any model is loaded."""
     problems = []
     if backend:
@@ -75,6 +75,8 @@ def check_request(data: Path, settings: EvalConfig, backend: str | None = None,
     problems += [f"--mcq-file {f} does not exist" for f in settings.mcq_files if not Path(f).exists()]
     if "judge" in settings.tasks:
         problems += [f"--judge-file {f} does not exist" for f in judge_files or [] if not Path(f).is_file()]
+        if calibration and not Path(calibration).is_file():
+            problems.append(f"--judge-calibration {calibration} does not exist (write it with `medqa judge calibrate`)")
     needs_data = {"loss", "freetext"} | ({"judge"} if not judge_files else set())
     if needs_data & set(settings.tasks) and not data.exists():
         problems.append(f"--data {data} does not exist: pass a prepared folder (medqa prepare) or a data file")
@@ -94,7 +96,7 @@ def run_eval(cfg: MedqaConfig, data_dir: str | Path, adapters: list[str] | None 
     base once for both."""
     settings = cfg.eval
     data, out = Path(data_dir), Path(output_dir) if output_dir is not None else None
-    check_request(data, settings, cfg.backend.url, cfg.judge.files)
+    check_request(data, settings, cfg.backend.url, cfg.judge.files, cfg.judge.calibration)
     t0 = time.perf_counter()
     ctx = models or load_eval_models(cfg, adapters or [], out, progress)
     timings: dict[str, Any] = {"load_seconds": round(time.perf_counter() - t0, 2), "tasks": {}}

@@ -15,6 +15,8 @@ from typing import Any
 from medqa.config import GenerationConfig
 from medqa.inference.rows import Row, Scoring
 
+HEAD_CHUNK = 256  # prompt positions per LM-head pass
+
 
 @dataclass
 class RawCompletion:
@@ -36,20 +38,30 @@ class RawCompletion:
 
 
 def prompt_logprobs(generator: Any, ids: list[int], adapter: str | None, k: int) -> RawCompletion:
-    """Each prompt token's log-probability given the ones before it, and the `k` likeliest alternatives."""
+    """Each prompt token's log-probability given the ones before it, and the `k` likeliest alternatives. The LM head
+    runs over a few hundred positions at a time: a 2,048-token prompt's full logits would take gigabytes."""
     import torch
 
+    from medqa.modeling.parts import decoder_and_head
+
     tok = generator.tokenizer
-    with generator.lock, generator.use(adapter, greedy=False), torch.inference_mode():
-        device = next(generator.model.parameters()).device
-        logits = generator.model(input_ids=torch.tensor([ids], device=device)).logits[0].float()
-    scores = torch.log_softmax(logits, dim=-1)
     out = RawCompletion("", "stop", len(ids), 0, [tok.decode([i]) for i in ids], [None], [None])
-    for t in range(1, len(ids)):
-        out.token_logprobs.append(float(scores[t - 1, ids[t]]))
-        top = torch.topk(scores[t - 1], k) if k else None
-        out.top_logprobs.append({tok.decode([i]): float(v) for v, i in zip(top.values.tolist(), top.indices.tolist())}
-                                if top is not None else {})
+    softcap = getattr(getattr(generator.model, "config", None), "final_logit_softcapping", None)
+    with generator.lock, generator.use(adapter, greedy=False), torch.inference_mode():
+        decoder, head = decoder_and_head(generator.model)
+        device = next(generator.model.parameters()).device
+        hidden = decoder(input_ids=torch.tensor([ids], device=device)).last_hidden_state[0, :-1]
+        for start in range(0, len(hidden), HEAD_CHUNK):
+            logits = head(hidden[start:start + HEAD_CHUNK]).float()
+            if softcap:  # as the model's own forward does
+                logits = torch.tanh(logits / softcap) * softcap
+            scores = torch.log_softmax(logits, dim=-1)
+            targets = torch.tensor(ids[start + 1:start + 1 + len(scores)], device=device)
+            out.token_logprobs += scores.gather(1, targets[:, None])[:, 0].tolist()
+            for row in scores:
+                top = torch.topk(row, k) if k else None
+                out.top_logprobs.append({tok.decode([i]): float(v) for v, i in zip(
+                    top.values.tolist(), top.indices.tolist())} if top is not None else {})
     return out
 
 
@@ -65,10 +77,11 @@ def complete(generator: Any, ids: list[int], gen: GenerationConfig, adapter: str
         out = RawCompletion("", "stop", len(ids), 0)
     if max_tokens == 0:
         return out
-    row = Row(ids, generator.tokenizer, generator.stop_ids, max_tokens, stop, scoring=scoring)
+    row = Row(ids, generator.tokenizer, generator.stop_ids, max_tokens, stop, scoring=scoring, score_stop=True)
     generator.run([row], gen.model_copy(update={"repetition_penalty": 1.0}), adapter)
     done = row.result()
-    out.text += generator.tokenizer.decode(row.ids, skip_special_tokens=True)  # exact: no stripping here
+    text = generator.tokenizer.decode(row.ids, skip_special_tokens=True)  # exact: no stripping here
+    out.text += text[:min((i for s in stop if (i := text.find(s)) >= 0), default=len(text))]  # without the stop
     out.finish_reason, out.completion_tokens = done.finish_reason, done.tokens
     for entry in done.logprobs or []:
         out.tokens.append(entry["token"])

@@ -42,9 +42,11 @@ class Row:
 
     def __init__(self, prompt_ids: list[int], tokenizer: Any, stop_ids: Sequence[int], max_new_tokens: int,
                  stop: tuple[str, ...] = (), emit: Callable[[str], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None, scoring: Scoring = Scoring()) -> None:
+                 cancelled: Callable[[], bool] | None = None, scoring: Scoring = Scoring(),
+                 score_stop: bool = False) -> None:
         self.prompt_ids, self.tokenizer, self.stop_ids = prompt_ids, tokenizer, set(stop_ids)
         self.max_new_tokens, self.stop, self.emit, self.scoring = max_new_tokens, stop, emit, scoring
+        self.score_stop = score_stop  # legacy completions list the end-of-turn token too (lm-eval counts on it)
         self.cancelled = cancelled or (lambda: False)
         self.ids: list[int] = []
         self.distribution: Any = None  # log-probabilities of the step being decided (when logprobs are asked)
@@ -57,6 +59,8 @@ class Row:
         if self.done:
             return
         if self.cancelled() or token in self.stop_ids:
+            if self.score_stop and self.distribution is not None and not self.cancelled():
+                self._record(token)
             self._end("stop", flush=not self.cancelled())
             return
         if self.distribution is not None:
@@ -138,9 +142,10 @@ def row_hook(rows: list[Row]) -> Any:
 
 
 def row_scores(rows: list[Row]) -> Any:
-    """A LogitsProcessor (run after generate()'s own: repetition penalty, temperature, top-p) that applies each row's
-    presence and frequency penalties to the tokens it generated, and keeps the log-probabilities of the step for the
-    rows that record logprobs: the distribution the next token is drawn from."""
+    """A LogitsProcessor that applies each row's presence and frequency penalties to the tokens it generated and keeps
+    the step's log-probabilities for the rows that record logprobs. transformers runs it after the repetition
+    penalty and before temperature and top-p, so logprobs are the model's distribution with the penalties applied,
+    not reshaped by sampling settings."""
     import torch
     from transformers import LogitsProcessor
 

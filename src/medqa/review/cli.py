@@ -57,6 +57,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output == "-":
         write_csv(store, sys.stdout, args.rater)
         return 0
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     with open(args.output, "w", newline="", encoding="utf-8") as fh:
         rows = write_csv(store, fh, args.rater)
     print(f"{rows} rows → {args.output}")

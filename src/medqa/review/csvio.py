@@ -3,10 +3,11 @@
     medqa review export runs/review --output ratings.csv [--rater rater-2]
     medqa review import runs/review ratings.csv
 
-One row per (rater, item): what was shown (question, answer A, answer B) and one column per axis and answer
-(`a_harm`, `b_harm`, ...), `preference`, `comment`. Empty rating cells mean "not rated yet". An import is checked
-whole before anything is written, and written in one transaction: a half-written or edited-wrong file changes
-nothing and names the row and column at fault.
+One row per (rater, item): what was shown (question, answer A, answer B), the rating's `revision` when exported,
+and one column per axis and answer (`a_harm`, `b_harm`, ...), `preference`, `comment`. Empty rating cells mean "not
+rated yet". An import is checked whole before anything is written, and written in one transaction: a half-written
+or edited-wrong file, or a row whose item was rated again after the sheet was exported, changes nothing and the
+error names the row at fault.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from medqa.review.axes import AXES, Rating
 from medqa.review.items import ReviewError
 from medqa.review.store import Rater, ReviewStore
 
-SHOWN = ["rater", "item", "position", "question", "answer_a", "answer_b"]
+SHOWN = ["rater", "item", "position", "question", "answer_a", "answer_b", "revision"]
 AXIS_COLUMNS = [f"{slot}_{axis.name}" for slot in "ab" for axis in AXES]
 COLUMNS = [*SHOWN, *AXIS_COLUMNS, "preference", "comment"]
 
@@ -87,7 +88,7 @@ def _parse_row(row: dict[str, str], shown: dict[tuple[str, str], dict[str, Any]]
     if _squash(row["question"]) != _squash(item["question"]):
         raise ReviewError(f"{where}: the question differs from item {row['item']!r}'s in this review (a sheet from "
                           "another review, or rows shifted?); nothing was imported")
-    slots = "ab" if item["answer_b"] else "a"
+    slots = "ab" if item["pairwise"] else "a"
     filled = {c: row[c].strip() for c in AXIS_COLUMNS if c[0] in slots}
     if not any(filled.values()) and not row["preference"].strip():
         return None  # not rated yet
@@ -95,8 +96,12 @@ def _parse_row(row: dict[str, str], shown: dict[tuple[str, str], dict[str, Any]]
     if empty:
         raise ReviewError(f"{where}: {', '.join(empty)} empty: rate every axis of every answer, or leave the row "
                           "blank; nothing was imported")
+    try:
+        revision = int(row["revision"] or 0)
+    except ValueError:
+        raise ReviewError(f"{where}: revision {row['revision']!r} is not a number; nothing was imported") from None
     payload = {"answers": [{a.name: filled[f"{slot}_{a.name}"] for a in AXES} for slot in slots],
-               "preference": row["preference"].strip() or None, "comment": row["comment"]}
+               "preference": row["preference"].strip() or None, "comment": row["comment"], "revision": revision}
     try:
         rating = Rating.model_validate(payload)
         rating.check_shape(len(slots))

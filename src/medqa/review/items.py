@@ -61,7 +61,10 @@ def read_answers(folders: dict[str, Path]) -> tuple[list[Answer], list[str]]:
         if not path.is_file():
             raise ReviewError(f"{folder} has no {ANSWERS_FILE}: give a folder written by "
                               "`medqa eval --task freetext` (or --task safety) --output DIR")
-        found = [_answer(row, label) for row in _rows(path) if row.get("task") in REVIEWED_TASKS]
+        try:
+            found = [_answer(row, label) for row in _rows(path) if row.get("task") in REVIEWED_TASKS]
+        except KeyError as err:
+            raise ReviewError(f"{path}: an answer row has no {err} field; is this a `medqa eval` answers.jsonl?") from None
         if not found:
             raise ReviewError(f"{path} holds no free-text or safety answers to review: run `medqa eval` with "
                               "--task freetext or --task safety")
@@ -111,6 +114,8 @@ def _drop_duplicate_systems(answers: list[Answer], notes: list[str]) -> list[Ans
 
 def build_items(answers: list[Answer], kind: ItemKind, limit: int | None, rng: random.Random) -> list[Item]:
     """Items for a seeded sample of `limit` questions (all when None), answers in a random order."""
+    if limit is not None and limit < 1:
+        raise ReviewError(f"--limit must be at least 1, not {limit}")
     by_question: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for i, a in enumerate(answers):
         by_question[a.key].append(i)

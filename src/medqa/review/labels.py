@@ -38,5 +38,6 @@ def review_labels(store: ReviewStore) -> list[dict[str, Any]]:
 
 def write_labels(store: ReviewStore, output: str | Path) -> int:
     labels = review_labels(store)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in labels), encoding="utf-8")
     return len(labels)

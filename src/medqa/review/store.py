@@ -226,8 +226,8 @@ class ReviewStore:
         for name, item_id, pos, a, b, rev, payload in rows:
             question, text_a = json.loads(texts[a])
             out.append({"rater": name, "item": item_id, "position": pos, "question": question, "answer_a": text_a,
-                        "answer_b": json.loads(texts[b])[1] if b is not None else "", "revision": rev or 0,
-                        "rating": json.loads(payload) if payload else None})
+                        "answer_b": json.loads(texts[b])[1] if b is not None else "", "pairwise": b is not None,
+                        "revision": rev or 0, "rating": json.loads(payload) if payload else None})
         return out
 
     def save_many(self, rows: list[tuple[Rater, str, Rating]]) -> int:
@@ -274,6 +274,9 @@ def _write(db: sqlite3.Connection, rater: Rater, item_id: str, rating: Rating, c
                        f"had {rating.revision}): reload it to see the latest rating")
     if not check_revision and current and current[1] == payload:
         return 0  # re-importing what is stored changes nothing
+    if not check_revision and revision > rating.revision:
+        raise Conflict(f"item {item_id!r} of {rater.name} was rated again (revision {revision}) after this sheet was "
+                       f"exported (revision {rating.revision}): export a fresh sheet, or clear that row")
     db.execute("INSERT OR REPLACE INTO ratings VALUES (?, ?, ?, ?, ?)",
                (rater.id, item_id, revision + 1, payload, time.time()))
     return revision + 1

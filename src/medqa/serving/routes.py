@@ -37,6 +37,7 @@ PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-i
 # What the OpenAPI schema promises: every 4xx is an OpenAI-shaped error (declaring "4XX" also keeps FastAPI from
 # documenting its default 422, which this server never sends), and a chat completion is JSON or an SSE stream.
 ERRORS: dict[int | str, dict[str, Any]] = {"4XX": {"model": ErrorBody, "description": "OpenAI-shaped error"}}
+MAX_COMPLETIONS = 64  # prompts x n in one /v1/completions request (it holds the model while it runs)
 STREAM_MODELS = (ChatCompletionChunk,)  # appear only inside SSE events, so app.py adds them to the schema itself
 _SSE_EVENT = {"type": "object", "required": ["data"], "properties": {"data": {"anyOf": [
     {"const": "[DONE]"},
@@ -147,6 +148,9 @@ async def completions(body: CompletionRequest, request: Request) -> TextCompleti
     if body.max_tokens > settings.max_tokens_cap:
         raise APIError(400, f"max_tokens is {body.max_tokens}; this server allows at most {settings.max_tokens_cap}",
                        param="max_tokens", code="max_tokens_too_large")
+    if len(body.prompts()) * body.n > MAX_COMPLETIONS:
+        raise APIError(400, f"{len(body.prompts())} prompts x n={body.n} is more than the {MAX_COMPLETIONS} completions "
+                            "one request may ask for: split the batch", param="prompt", code="too_many_prompts")
     prompts = [generator.tokenizer(p)["input_ids"] if isinstance(p, str) else p for p in body.prompts()]
     vocab = len(generator.tokenizer)
     if any(not ids or len(ids) > settings.max_input_tokens or min(ids) < 0 or max(ids) >= vocab for ids in prompts):
@@ -169,8 +173,11 @@ def _complete_all(generator: Any, prompts: list[list[int]], gen: Any, adapter: s
                   body: CompletionRequest) -> list[Any]:
     from medqa.inference.completions import complete
 
-    return [complete(generator, ids, gen, adapter, body.max_tokens, tuple(body.stop or ()), body.scoring(), body.echo)
-            for ids in prompts for _ in range(body.n)]
+    def choice(k: int) -> Any:  # each choice its own seed, so n seeded samples differ as they do in one batch
+        return gen if gen.seed is None else gen.model_copy(update={"seed": gen.seed + k})
+
+    return [complete(generator, ids, choice(k), adapter, body.max_tokens, tuple(body.stop or ()), body.scoring(),
+                     body.echo) for ids in prompts for k in range(body.n)]
 
 
 def _log_request(body: ChatCompletionRequest, ticket: Ticket, with_text: bool) -> None:

@@ -98,3 +98,30 @@ def test_a_bad_sheet_is_refused_whole_and_changes_nothing(two_reviews, tmp_path,
     with pytest.raises(ReviewError, match=message):
         import_csv(store, sheet)
     assert exported(store) == before
+
+
+def test_an_old_sheet_never_overwrites_a_newer_rating(two_reviews, tmp_path):
+    from medqa.review.axes import Rating
+    from medqa.review.store import Conflict
+
+    (made, _), (store, _) = two_reviews
+    rng = random.Random(2)
+    rate_all(store, made.tokens, lambda r, i, n: random_payload(rng, n))
+    sheet = tmp_path / "old.csv"
+    old = exported(store)
+    rows = list(csv.DictReader(io.StringIO(old)))
+    first = rows[0]
+    rater = store.rater_named(first["rater"])
+    current = store.item(rater, first["item"])
+    store.save(rater, first["item"], Rating(**{**current["rating"], "comment": "changed on the page",
+                                               "revision": current["revision"]}))
+    changed = exported(store)
+    edited = [dict(r, comment="edited in the sheet") if r is first else r for r in rows]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(edited)
+    sheet.write_text(buf.getvalue())
+    with pytest.raises(Conflict, match="rated again"):
+        import_csv(store, sheet)
+    assert exported(store) == changed  # the page's newer rating stands

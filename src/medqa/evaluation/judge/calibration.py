@@ -46,6 +46,8 @@ def read_labels(path: str | Path) -> dict[str, list[dict[str, Any]]]:
             elif "criterion" in row:
                 if not isinstance(row.get("met"), bool):
                     raise ValueError("met must be true or false")
+                if not isinstance(row.get("points", 1), int | float):
+                    raise ValueError("points must be a number")
                 out["rubric"].append(row)
             else:
                 raise ValueError("a line needs a `statement` (with `label`) or a `criterion` (with `met`)")

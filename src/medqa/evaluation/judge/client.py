@@ -1,5 +1,5 @@
 """One judge call over HTTP: `POST {url}/chat/completions` at temperature 0, with a timeout, and retries with
-exponential backoff on 408, 409, 425, 429, 5xx, timeouts and dropped connections.
+exponential backoff on 408, 409, 425, 429, any 5xx, timeouts and dropped connections.
 
 A 4xx that retrying cannot fix (a wrong model name, a bad key) stops the run at once with the judge's own message;
 a judge still failing after every retry raises `JudgeUnavailable`, and the calls that finished stay cached.
@@ -62,7 +62,7 @@ class JudgeClient:
             except httpx.TransportError as err:
                 problem = f"unreachable ({type(err).__name__})"
                 continue
-            if resp.status_code in RETRYABLE:
+            if resp.status_code in RETRYABLE or resp.status_code >= 500:
                 problem = f"HTTP {resp.status_code}"
                 continue
             if resp.status_code >= 400:
@@ -70,13 +70,13 @@ class JudgeClient:
                                   f"{resp.text[:300]} (check --judge-model and the key)")
             try:
                 body = resp.json()
-                message = body["choices"][0]["message"]
-            except (ValueError, KeyError, IndexError, TypeError):
+                content = body["choices"][0]["message"].get("content")
+                usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
                 problem = "a reply that is not a chat completion"
                 continue
-            usage = {k: int(v) for k, v in (body.get("usage") or {}).items() if k.endswith("_tokens")
-                     and isinstance(v, int)}
-            return JudgeReply(str(message.get("content") or ""), usage)
+            return JudgeReply(str(content or ""), {k: v for k, v in usage.items()
+                                                   if k.endswith("_tokens") and isinstance(v, int)})
         raise JudgeUnavailable(f"the judge at {self.url} failed {self.cfg.retries + 1} times: {problem}")
 
 

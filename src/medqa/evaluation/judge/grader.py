@@ -81,8 +81,11 @@ class JudgeCache:
     def __init__(self, path: Path | None) -> None:
         self.path, self._lock = path, threading.Lock()
         self.entries: dict[str, dict[str, Any]] = {}
+        self._torn = False  # the file ends mid-line (a killed run): the next append starts a new line first
         if path is not None and path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            text = path.read_text(encoding="utf-8")
+            self._torn = bool(text) and not text.endswith("\n")
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                     self.entries[row["key"]] = row
@@ -102,7 +105,8 @@ class JudgeCache:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with open(self.path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    fh.write(("\n" if self._torn else "") + json.dumps(row, ensure_ascii=False) + "\n")
+                self._torn = False
 
 
 class Grader:
@@ -146,23 +150,31 @@ class Grader:
         """Make the missing calls; after the first call that fails for good, start no new ones and raise."""
         assert self.client is not None
         stop = threading.Event()
-        failures: list[str] = []
+        failures: list[BaseException] = []
 
         def one(i: int) -> None:
             if stop.is_set():
                 return
             try:
                 reply = self.client.complete(requests[i])
-            except JudgeUnavailable as err:
+            except Exception as err:  # the first failure stops the calls not yet started
                 stop.set()
-                failures.append(str(err))
+                failures.append(err)
                 return
             self.cache.add(keys[i], prompt_id, model, reply)
 
-        with ThreadPoolExecutor(self.client.cfg.concurrency) as pool:
+        pool = ThreadPoolExecutor(self.client.cfg.concurrency)
+        try:
             for future in as_completed([pool.submit(one, i) for i in missing]):
                 future.result()
                 bar.update(1)
+        except BaseException:  # Ctrl-C: stop at once, what finished is cached
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failures and not isinstance(failures[0], JudgeUnavailable):
+            raise failures[0]  # e.g. the judge refused the model name: no resuming will fix that
         if failures:
             done = sum(keys[i] in self.cache.entries for i in missing)
             where = f" in {self.cache.path}" if self.cache.path else ""

@@ -69,7 +69,7 @@ def read_judge_file(path: str | Path, items: JudgeItems | None = None) -> JudgeI
                 items.rubrics.append(_rubric_item(row, where))
             else:
                 items.statements.append(_statement_item(row, where))
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             items.problems.append(f"{where}: {err}")
     return items
 

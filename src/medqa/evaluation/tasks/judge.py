@@ -35,6 +35,7 @@ def run_judge(ctx: Any, cfg: MedqaConfig, data: Path) -> dict[str, Any]:
     from medqa.evaluation.judge.client import describe, judge_client
 
     items, hashes = _items(cfg, data, ctx.settings)
+    calibration = cfg.judge.calibration and _read_calibration(cfg)
     client = judge_client(cfg.judge)
     cache_path = Path(cfg.judge.cache) if cfg.judge.cache else (
         ctx.cache.path.parent / JUDGEMENTS_NAME if ctx.cache.path else None)
@@ -42,7 +43,7 @@ def run_judge(ctx: Any, cfg: MedqaConfig, data: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"judge": describe(cfg.judge, client.model), "models": {}, "rows": [], "data": hashes,
                               "items": {"statements": len(items.statements), "rubrics": len(items.rubrics)},
                               "problems": items.problems[:50], "problem_count": len(items.problems),
-                              "calibration": _calibration(cfg, client.model)}
+                              "calibration": _applies(calibration, client.model) if calibration else None}
     try:
         for ref in ctx.refs:
             scores: dict[str, Any] = {}
@@ -86,11 +87,15 @@ def _items(cfg: MedqaConfig, data: Path, settings: Any) -> tuple[JudgeItems, dic
 
 
 def _answers(ctx: Any, ref: Any, conversations: list[list[dict[str, str]]], desc: str) -> list[str]:
-    """What `serve` would return for each conversation: the model's answer through triage and the policy."""
+    """What `serve` would return for each conversation: with an index its passages in the prompt (or the
+    abstention), then the model's answer through triage, grounding and the policy."""
     pipeline = ctx.pipeline
-    convs = [pipeline.conversation(c) for c in conversations]
-    raw = answer_all(ctx.generator, ref, convs, ctx.answer, ctx.cache, desc)
-    return [pipeline.finish(a["text"], pipeline.triage(c)) for a, c in zip(raw, convs, strict=True)]
+    prepared = [pipeline.prepare(c) for c in conversations]
+    asked = [i for i, p in enumerate(prepared) if not p.abstains]
+    raw = answer_all(ctx.generator, ref, [prepared[i].prompt for i in asked], ctx.answer, ctx.cache, desc)
+    texts = dict(zip(asked, (a["text"] for a in raw), strict=True))
+    return [pipeline.finish(texts.get(i, ""), pipeline.triage(p.conversation), p.grounding)
+            for i, p in enumerate(prepared)]
 
 
 def _grade_statements(ctx: Any, ref: Any, items: JudgeItems, grader: Grader, judge: str,
@@ -131,10 +136,17 @@ def _grade_rubrics(ctx: Any, ref: Any, items: JudgeItems, grader: Grader, judge:
     return rubric_scores(items.rubrics, met, ctx.settings.seed)
 
 
-def _calibration(cfg: MedqaConfig, judge_model: str) -> dict[str, Any] | None:
-    """The judge's measured agreement with people, when a calibration of this judge and these prompts is given."""
-    if not cfg.judge.calibration:
-        return None
-    found = json.loads(Path(cfg.judge.calibration).read_text(encoding="utf-8"))
+def _read_calibration(cfg: MedqaConfig) -> dict[str, Any]:
+    try:
+        return json.loads(Path(cfg.judge.calibration).read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    except (OSError, ValueError) as err:
+        from medqa.errors import DataError
+
+        raise DataError(f"--judge-calibration {cfg.judge.calibration} is not a `medqa judge calibrate` result "
+                        f"({err})") from None
+
+
+def _applies(found: dict[str, Any], judge_model: str) -> dict[str, Any]:
+    """The calibration, marked with whether it measured this judge model with these prompt versions."""
     same_prompts = all(load_prompt(k).id == v for k, v in found.get("prompts", {}).items())
     return {**found, "applies": found.get("judge_model") == judge_model and same_prompts}
