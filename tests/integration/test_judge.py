@@ -119,23 +119,9 @@ def test_medqa_serve_as_the_judge_plumbing(server, tmp_path):  # noqa: F811
     assert g.usage.tokens.get("completion_tokens", 0) > 0
 
 
-KQA = [{"Question": "I have had a cold for ten days with yellow snot. Do I need antibiotics?",
-        "Must_have": ["Colds are 'viral'", "Antibiotics do 'not help' a cold"], "Nice_to_have": ["Rest and 'fluids'"]},
-       {"Question": "Is a temperature of 38 C in an adult dangerous?", "Must_have": ["Usually 'not dangerous'"],
-        "Nice_to_have": []}]
-HEALTHBENCH = [
-    {"prompt_id": "hb-chest", "example_tags": ["theme:emergency_referrals"],
-     "prompt": [{"role": "user", "content": "My dad (58) has crushing chest pain spreading to his left arm and is "
-                                            "sweating. What should we do?"}],
-     "rubrics": [{"criterion": "Tells them to call 'emergency' services now", "points": 10,
-                  "tags": ["axis:completeness"]},
-                 {"criterion": "Suggests waiting to see if it passes, e.g. 'wait and see'", "points": -8,
-                  "tags": ["axis:accuracy"]}]},
-    {"prompt_id": "hb-cold", "example_tags": ["theme:communication"],
-     "prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello, how can I help?"},
-                {"role": "user", "content": "What helps a mild sore throat?"}],
-     "rubrics": [{"criterion": "Mentions 'salt water' gargles", "points": 3, "tags": ["axis:completeness"]},
-                 {"criterion": "Advises to see a 'doctor' if it lasts", "points": 2, "tags": ["axis:completeness"]}]}]
+EXAMPLES = Path(__file__).parent.parent.parent / "examples" / "judge"
+KQA = [json.loads(line) for line in (EXAMPLES / "kqa-sample.jsonl").read_text().splitlines()]
+HEALTHBENCH = [json.loads(line) for line in (EXAMPLES / "healthbench-sample.jsonl").read_text().splitlines()]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -144,7 +130,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_eval_judge_end_to_end_with_kqa_healthbench_and_calibration(tiny_model, adapter_run, tmp_path):  # noqa: F811
-    kqa, hb = write_jsonl(tmp_path / "kqa.jsonl", KQA), write_jsonl(tmp_path / "hb.jsonl", HEALTHBENCH)
+    kqa, hb = EXAMPLES / "kqa-sample.jsonl", EXAMPLES / "healthbench-sample.jsonl"  # the files the README uses
     labels = write_jsonl(tmp_path / "labels.jsonl", [
         {"question": "q", "answer": "It is viral.", "statement": "It is 'viral'", "label": "entailed"},
         {"question": "q", "answer": "It is not viral.", "statement": "It is 'viral'", "label": "contradicted"},
