@@ -254,6 +254,9 @@ def _triage_file(path: Path, output: str | None, semantic: Any) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from medqa.errors import require_extra
+
+    require_extra("serve", "fastapi", "uvicorn")
     from medqa.serving.launch import parse_adapters, run_serve
     from medqa.serving.settings import ServeSettings
 

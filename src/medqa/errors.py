@@ -36,3 +36,13 @@ class RunInUseError(MedqaError):
 
 class DiskFullError(TrainingError):
     """A training write failed for lack of space (disk full, quota, file-size limit)."""
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Refuse with the install command when an optional part's packages are missing (instead of a traceback)."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MedqaError(f"this needs {', '.join(missing)}: pip install 'medqa[{extra}]' (or pip install -e "
+                         f"\".[{extra}]\" in a checkout)")

@@ -27,6 +27,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from medqa.errors import require_extra
+
+    require_extra("review", "fastapi", "uvicorn")
     from medqa.review.app import run_review_server
     from medqa.review.store import ReviewStore
 
@@ -34,6 +37,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from medqa.errors import require_extra
+
+    require_extra("review", "krippendorff", "sklearn")
     from medqa.review.report import write_review_report
     from medqa.review.store import ReviewStore
 
