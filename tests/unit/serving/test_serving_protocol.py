@@ -29,7 +29,11 @@ def test_request_flattens_content_and_maps_developer_role():
 
 @pytest.mark.parametrize("bad", [
     {"model": "base", "messages": []},
-    {"model": "base", "messages": [{"role": "user", "content": "x"}], "n": 2},
+    {"model": "base", "messages": [{"role": "user", "content": "x"}], "n": 9},
+    {"model": "base", "messages": [{"role": "user", "content": "x"}], "presence_penalty": -2.5},
+    {"model": "base", "messages": [{"role": "user", "content": "x"}], "top_logprobs": 2},
+    {"model": "base", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}},
+    {"model": "base", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]},
     {"model": "base", "messages": [{"role": "user", "content": "x"}], "stop": ["a", "b", "c", "d", "e"]},
     {"model": "base", "messages": [{"role": "tool", "content": "x"}]},
     {"model": "base", "messages": [{"role": "user", "content": "x"}], "top_p": 0},
