@@ -40,6 +40,8 @@ def test_kqa_comprehensiveness_and_hallucination():
     assert s["labels"] == {"entailed": 3, "contradicted": 2, "not_addressed": 1}
     lo, hi = s["hallucinations_per_answer"]["ci95"]
     assert lo <= 2 / 3 <= hi
+    silent = statement_scores([[None, None]], [[None]])  # a judge that never answered in the format
+    assert silent["hallucinations_per_answer"]["mean"] is None and silent["comprehensiveness"]["mean"] is None
 
 
 def test_healthbench_score_is_met_points_over_positive_points_clipped():

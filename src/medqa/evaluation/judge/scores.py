@@ -30,7 +30,8 @@ def statement_scores(must: list[list[str | None]], nice: list[list[str | None]],
         parsed = [x for x in m if x is not None]
         if parsed:
             comprehensive.append(sum(x == "entailed" for x in parsed) / len(parsed))
-        contradicted.append(float(sum(x == "contradicted" for x in [*m, *n])))
+        if any(x is not None for x in [*m, *n]):  # an answer with no parsed verdict says nothing either way
+            contradicted.append(float(sum(x == "contradicted" for x in [*m, *n])))
     every = [x for labels in [*must, *nice] for x in labels]
     return {"comprehensiveness": _mean_ci(comprehensive, seed),
             "hallucinations_per_answer": _mean_ci(contradicted, seed),
