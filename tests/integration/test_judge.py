@@ -59,7 +59,7 @@ def requests_for(n: int) -> list[list[dict[str, str]]]:
 
 def grader(url: str, cache: Path | None, **cfg) -> Grader:
     settings = JudgeConfig(url=f"{url}/v1", **{"retries": 2, "backoff_s": 0.05, **cfg})
-    return Grader(JudgeClient(settings, "rules"), JudgeCache(cache), progress=False)
+    return Grader(JudgeClient(settings, "rules"), JudgeCache(cache).load(), progress=False)
 
 
 def test_cache_concurrency_and_verdicts(tmp_path):
@@ -80,7 +80,7 @@ def test_cache_concurrency_and_verdicts(tmp_path):
                                            ("fenced", "entailed")])
 def test_unparseable_replies_are_counted_never_a_pass(tmp_path, model, expect):
     with judge_server() as url:
-        g = Grader(JudgeClient(JudgeConfig(url=f"{url}/v1"), model), JudgeCache(tmp_path / "j.jsonl"), False)
+        g = Grader(JudgeClient(JudgeConfig(url=f"{url}/v1"), model), JudgeCache(tmp_path / "j.jsonl").load(), False)
         judged = g.grade("statement", STATEMENT.id, model, requests_for(3))
     assert [j.verdict for j in judged] == [expect] * 3
     assert g.usage.unparseable == (3 if expect is None else 0)
@@ -88,11 +88,11 @@ def test_unparseable_replies_are_counted_never_a_pass(tmp_path, model, expect):
 
 def test_500s_are_retried_and_timeouts_give_up_with_a_resumable_error(tmp_path):
     with judge_server() as url:
-        g = Grader(JudgeClient(JudgeConfig(url=f"{url}/v1", backoff_s=0.05), "flaky"), JudgeCache(None), False)
+        g = Grader(JudgeClient(JudgeConfig(url=f"{url}/v1", backoff_s=0.05), "flaky"), JudgeCache(None).load(), False)
         assert [j.verdict for j in g.grade("statement", STATEMENT.id, "flaky", requests_for(4))] == ["entailed"] * 4
         assert stats(url)["requests"] > 4  # the 500s were retried
         slow = Grader(JudgeClient(JudgeConfig(url=f"{url}/v1", timeout_s=0.5, retries=1, backoff_s=0.05), "slow"),
-                      JudgeCache(tmp_path / "j.jsonl"), False)
+                      JudgeCache(tmp_path / "j.jsonl").load(), False)
         with pytest.raises(JudgeUnavailable, match="no reply within 0.5 s.*rerun the same command"):
             slow.grade("statement", STATEMENT.id, "slow", requests_for(2))
 
@@ -113,7 +113,7 @@ def test_a_judge_down_part_way_resumes_from_the_cache(tmp_path):
 def test_medqa_serve_as_the_judge_plumbing(server, tmp_path):  # noqa: F811
     """A real model behind medqa's own server: its replies are not verdicts, and they are counted as such."""
     g = Grader(JudgeClient(JudgeConfig(url=f"{server}/v1", max_tokens=16), "base", API_KEY),
-               JudgeCache(tmp_path / "j.jsonl"), False)
+               JudgeCache(tmp_path / "j.jsonl").load(), False)
     judged = g.grade("statement", STATEMENT.id, "base", requests_for(2))
     assert all(j.verdict is None and j.raw for j in judged) and g.usage.unparseable == 2
     assert g.usage.tokens.get("completion_tokens", 0) > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -54,24 +55,51 @@ def generation_params(gen: GenerationConfig, max_new_tokens: int) -> dict[str, A
     return params
 
 
-class GenerationCache:
-    """Answers by key, loaded from and appended to a JSONL file (in memory only when `path` is None)."""
+class JsonlCache:
+    """Rows by their "key", loaded from and appended to a JSONL file (in memory only when `path` is None); rows may
+    be added from several threads. A line cut short by a killed run is skipped on load (that row is made again),
+    and the next append starts a new line, so the cut never swallows a good row."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.entries: dict[str, dict[str, Any]] = {}
-        self.generated = 0  # answers generated (not read from the file) in this process
-        self.generation_seconds = 0.0
+        self._lock = threading.Lock()
+        self._torn = False
 
-    def load(self) -> GenerationCache:
+    def load(self) -> JsonlCache:
         if self.path is not None and self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            text = self.path.read_text(encoding="utf-8")
+            self._torn = bool(text) and not text.endswith("\n")
+            for line in text.splitlines():
                 try:
                     row = json.loads(line)
                     self.entries[row["key"]] = row
                 except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a killed run: regenerate that answer
+                    continue
         return self
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for row in rows:
+                self.entries[row["key"]] = row
+            if self.path is not None and rows:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(("\n" if self._torn else "") + "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                                   for r in rows))
+                self._torn = False
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.entries.get(key)
+
+
+class GenerationCache(JsonlCache):
+    """Generated answers (see the module docstring), with how many this process generated and how long it took."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__(path)
+        self.generated = 0  # answers generated (not read from the file) in this process
+        self.generation_seconds = 0.0
 
     @staticmethod
     def key(model: str, adapter: str, prompt: str, params: dict[str, Any]) -> str:
@@ -79,13 +107,3 @@ class GenerationCache:
                           sort_keys=True)
         return text_hash(blob)
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            self.entries[row["key"]] = row
-        if self.path is not None and rows:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.entries.get(key)

@@ -89,7 +89,7 @@ def calibrate(labels_file: str | Path, cfg: JudgeConfig, cache: Path | None = No
 
     rows = read_labels(labels_file)
     client = judge_client(cfg)
-    grader = Grader(client, JudgeCache(cache), progress)
+    grader = Grader(client, JudgeCache(cache).load(), progress)
     result: dict[str, Any] = {"judge_model": client.model, "judge": describe(cfg, client.model),
                               "labels_file": str(labels_file), "prompts": {}, "kinds": {}}
     try:

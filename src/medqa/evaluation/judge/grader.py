@@ -14,10 +14,10 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from medqa.evaluation.judge.client import JudgeClient, JudgeReply, JudgeUnavailable
+from medqa.evaluation.cache import JsonlCache
+from medqa.evaluation.judge.client import JudgeClient, JudgeUnavailable
 
 STATEMENT_LABELS = ("entailed", "contradicted", "not_addressed")
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
@@ -77,36 +77,14 @@ def _json_object(text: str) -> dict[str, Any] | None:
 PARSERS = {"statement": parse_statement, "rubric": parse_rubric}
 
 
-class JudgeCache:
-    def __init__(self, path: Path | None) -> None:
-        self.path, self._lock = path, threading.Lock()
-        self.entries: dict[str, dict[str, Any]] = {}
-        self._torn = False  # the file ends mid-line (a killed run): the next append starts a new line first
-        if path is not None and path.is_file():
-            text = path.read_text(encoding="utf-8")
-            self._torn = bool(text) and not text.endswith("\n")
-            for line in text.splitlines():
-                try:
-                    row = json.loads(line)
-                    self.entries[row["key"]] = row
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a killed run: that call is made again
+class JudgeCache(JsonlCache):
+    """Judge replies by (prompt id, judge model, messages, reply limit)."""
 
     @staticmethod
     def key(prompt_id: str, model: str, messages: list[dict[str, str]], max_tokens: int) -> str:
         blob = json.dumps({"prompt": prompt_id, "judge": model, "messages": messages, "max_tokens": max_tokens},
                           sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
-
-    def add(self, key: str, prompt_id: str, model: str, reply: JudgeReply) -> None:
-        row = {"key": key, "prompt": prompt_id, "judge": model, "content": reply.content, "usage": reply.usage}
-        with self._lock:
-            self.entries[key] = row
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.path, "a", encoding="utf-8") as fh:
-                    fh.write(("\n" if self._torn else "") + json.dumps(row, ensure_ascii=False) + "\n")
-                self._torn = False
 
 
 class Grader:
@@ -161,7 +139,8 @@ class Grader:
                 stop.set()
                 failures.append(err)
                 return
-            self.cache.add(keys[i], prompt_id, model, reply)
+            self.cache.add([{"key": keys[i], "prompt": prompt_id, "judge": model, "content": reply.content,
+                             "usage": reply.usage}])
 
         pool = ThreadPoolExecutor(self.client.cfg.concurrency)
         try:

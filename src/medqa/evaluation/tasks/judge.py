@@ -39,7 +39,7 @@ def run_judge(ctx: Any, cfg: MedqaConfig, data: Path) -> dict[str, Any]:
     client = judge_client(cfg.judge)
     cache_path = Path(cfg.judge.cache) if cfg.judge.cache else (
         ctx.cache.path.parent / JUDGEMENTS_NAME if ctx.cache.path else None)
-    grader = Grader(client, JudgeCache(cache_path), ctx.progress)
+    grader = Grader(client, JudgeCache(cache_path).load(), ctx.progress)
     result: dict[str, Any] = {"judge": describe(cfg.judge, client.model), "models": {}, "rows": [], "data": hashes,
                               "items": {"statements": len(items.statements), "rubrics": len(items.rubrics)},
                               "problems": items.problems[:50], "problem_count": len(items.problems),
