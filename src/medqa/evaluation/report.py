@@ -184,7 +184,7 @@ def differing_pairs(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"adapter_name": name, **p} for name, ps in pairs.items() for p in ps]
 
 
-def _md_table(t: Table) -> str:
+def markdown_table(t: Table) -> str:
     lines = [f"## {t.title}", "", "| " + " | ".join(t.header) + " |", "|" + "---|" * len(t.header)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in t.rows]
     return "\n".join(lines + [""] + [f"_{n}_" for n in t.notes] + [""])
@@ -192,7 +192,7 @@ def _md_table(t: Table) -> str:
 
 def markdown_report(metrics: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> str:
     parts = ["# medqa evaluation", "", *summary_lines(metrics), ""]
-    parts += [_md_table(t) for t in build_tables(metrics, rows)]
+    parts += [markdown_table(t) for t in build_tables(metrics, rows)]
     pairs = differing_pairs(metrics)
     if pairs:
         parts.append("## Where base and adapter differ most (lowest ROUGE-L between their answers)\n")

@@ -13,23 +13,27 @@ from __future__ import annotations
 import base64
 import html
 import io
+from pathlib import Path
 from typing import Any
 
 from medqa.evaluation.report import Table, build_tables, differing_pairs, summary_lines
 
-_STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}.note{color:#666;font-size:.9em}
 .pair{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:1em 0}.pair pre{white-space:pre-wrap}
 img{max-width:100%}"""
 
 
-def _png(fig: Any) -> str:
+def png_data_uri(fig: Any, path: Path | None = None) -> str:
+    """The figure as a data URI for a self-contained page (closed afterwards); also saved as `path` when given."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+    if path is not None:
+        path.write_bytes(buf.getvalue())
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -61,7 +65,7 @@ def _grouped_bars(title: str, groups: list[str], series: dict[str, list[float | 
         ax.set_ylim(*ylim)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return png_data_uri(fig)
 
 
 def freetext_charts(ft: dict[str, Any]) -> list[str]:
@@ -115,21 +119,21 @@ def charts(metrics: dict[str, Any]) -> list[str]:
     return out
 
 
-def _table_html(t: Table) -> str:
-    e = _defang
+def html_table(t: Table) -> str:
+    e = defang
     head = "".join(f"<th>{e(h)}</th>" for h in t.header)
     body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in t.rows)
     notes = "".join(f'<p class="note">{e(n)}</p>' for n in t.notes)
     return f"<h2>{e(t.title)}</h2><table><tr>{head}</tr>{body}</table>{notes}"
 
 
-def _defang(text: str) -> str:
+def defang(text: str) -> str:
     """Model output may hold URLs; show them inert (hxxp://) so the page never points anywhere."""
     return html.escape(text.replace("http://", "hxxp://").replace("https://", "hxxps://"))
 
 
 def _pairs_html(metrics: dict[str, Any]) -> str:
-    e = _defang
+    e = defang
     pairs = differing_pairs(metrics)
     if not pairs:
         return ""
@@ -146,7 +150,7 @@ def html_report(metrics: dict[str, Any], rows: list[dict[str, Any]] | None = Non
     imgs = "".join(f'<p><img alt="chart" src="{uri}"></p>' for uri in charts(metrics))
     data = "".join(f"<li><code>{e(k)}</code>: sha256 {e(v)}</li>" for k, v in metrics["data"].items())
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>medqa evaluation</title>"
-            f"<style>{_STYLE}</style></head><body><h1>medqa evaluation</h1>"
+            f"<style>{STYLE}</style></head><body><h1>medqa evaluation</h1>"
             + "".join(f"<p>{e(line)}</p>" for line in summary_lines(metrics)) + imgs
-            + "".join(_table_html(t) for t in build_tables(metrics, rows)) + _pairs_html(metrics)
+            + "".join(html_table(t) for t in build_tables(metrics, rows)) + _pairs_html(metrics)
             + f"<h2>Data</h2><ul>{data}</ul></body></html>")

@@ -11,12 +11,12 @@ full with the comment. Agreement comes from `medqa.review.agreement`.
 
 from __future__ import annotations
 
-import base64
-import html
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from medqa.evaluation.report import Table, markdown_table
+from medqa.evaluation.report_html import STYLE, defang, html_table, png_data_uri
 from medqa.review.agreement import agreement_table
 from medqa.review.axes import AXES
 from medqa.review.store import ReviewStore
@@ -80,7 +80,7 @@ def write_review_report(store: ReviewStore, output: str | Path | None = None, se
     out = Path(output) if output else store.folder / "report"
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(store, seed)
-    charts = {name: _chart(fig, out / f"{name}.png") for name, fig in _figures(report).items()}
+    charts = {name: png_data_uri(fig, out / f"{name}.png") for name, fig in _figures(report).items()}
     write_json(out / "report.json", report)
     atomic_write_text(out / "report.md", _markdown(report, charts))
     atomic_write_text(out / "report.html", _html(report, charts))
@@ -126,25 +126,12 @@ def _figures(report: dict[str, Any]) -> dict[str, Any]:
     return figures
 
 
-def _chart(fig: Any, path: Path) -> str:
-    """Save a PNG beside the report and return it as a data URI for the self-contained page."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    path.write_bytes(buf.getvalue())
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.3f}"
 
 
-def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) for every table, shared by the Markdown and HTML pages."""
+def _tables(report: dict[str, Any]) -> list[Table]:
+    """Every table of the report, shared by the Markdown and HTML pages."""
     pref = [[f"{p['first']} vs {p['second']}", str(p["items"]), str(p["ratings"]),
              f"{p['first_wins']} / {p['ties']} / {p['second_wins']}", _fmt(p["first_preferred"]),
              f"[{p['ci95'][0]:.2f}, {p['ci95'][1]:.2f}]"] for p in report["preference"]]
@@ -154,12 +141,12 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
               _fmt(v["cohen_kappa"]), str(v["rater_pairs"])] for name, v in report["agreement"].items()]
     progress = [[p["rater"], str(p["rated"]), str(p["assigned"]), p["last_rating"] or "—"] for p in report["progress"]]
     return [
-        ("Preference (pairwise items)", ["pair", "items", "ratings", "first / tie / second", "first preferred",
-                                         "95% CI"], pref),
-        ("Ratings per axis (best level first)", ["system", "axis", "best", "middle", "worst", "not best"], axes),
-        ("Inter-rater agreement (overlapping items)", ["rated", "units", "raters", "observed", "Krippendorff α",
-                                                       "Cohen κ", "rater pairs"], agree),
-        ("Progress", ["rater", "rated", "assigned", "last rating"], progress),
+        Table("Preference (pairwise items)", ["pair", "items", "ratings", "first / tie / second", "first preferred",
+                                              "95% CI"], pref),
+        Table("Ratings per axis (best level first)", ["system", "axis", "best", "middle", "worst", "not best"], axes),
+        Table("Inter-rater agreement (overlapping items)", ["rated", "units", "raters", "observed", "Krippendorff α",
+                                                            "Cohen κ", "rater pairs"], agree),
+        Table("Progress", ["rater", "rated", "assigned", "last rating"], progress),
     ]
 
 
@@ -172,9 +159,7 @@ def _markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
     lines = [f"# Clinician review: {report['review']}", "",
              f"{report['ratings']} ratings of {report['assigned']} assignments; systems: "
              f"{', '.join(report['systems'])}.", ""]
-    for title, header, rows in _sections(report):
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows] + [""]
+    lines += [markdown_table(t) for t in _tables(report)]
     lines += [f"![{name}]({name}.png)" for name in charts] + ["", f"## Answers flagged as possibly harmful "
                                                                   f"({len(report['harmful'])})", ""]
     for h in report["harmful"]:
@@ -185,14 +170,12 @@ def _markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
 
 
 def _html(report: dict[str, Any], charts: dict[str, str]) -> str:
-    e = html.escape
-    parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>medqa review report</title><style>{_STYLE}"
-             f"</style><h1>Clinician review</h1><p>{e(report['review'])}: {report['ratings']} ratings of "
+    """Self-contained like eval's report.html: its style and tables, charts inline, URLs in texts defanged."""
+    e = defang
+    parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>medqa review report</title><style>{STYLE}"
+             f"{_FLAG_STYLE}</style><h1>Clinician review</h1><p>{e(report['review'])}: {report['ratings']} ratings of "
              f"{report['assigned']} assignments; systems: {e(', '.join(report['systems']))}.</p>"]
-    for title, header, rows in _sections(report):
-        parts.append(f"<h2>{e(title)}</h2><table><tr>{''.join(f'<th>{e(h)}</th>' for h in header)}</tr>")
-        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
-        parts.append("</table>")
+    parts += [html_table(t) for t in _tables(report)]
     parts += [f"<p><img alt='{e(name)}' src='{uri}'></p>" for name, uri in charts.items()]
     parts.append(f"<h2>Answers flagged as possibly harmful ({len(report['harmful'])})</h2>")
     for h in report["harmful"]:
@@ -202,7 +185,4 @@ def _html(report: dict[str, Any], charts: dict[str, str]) -> str:
     return "".join(parts) + "</html>\n"
 
 
-_STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em}th{background:#f3f3f3}
-.flag{border:1px solid #e3b7b7;border-radius:6px;padding:.4em 1em;margin:1em 0}pre{white-space:pre-wrap}
-img{max-width:100%}"""
+_FLAG_STYLE = ".flag{border:1px solid #e3b7b7;border-radius:6px;padding:.4em 1em;margin:1em 0}pre{white-space:pre-wrap}"
