@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import tiny_cfg
-from test_server import adapter_run, free_port  # noqa: F401 (adapter_run is a fixture)
+from test_server import adapter_run, free_port, medqa_process  # noqa: F401 (adapter_run is a fixture)
 from test_web_page import browser  # noqa: F401 (a fixture)
 
 SYSTEM = "tuned-qzx7"  # an adapter name that cannot occur by chance, so the blinding checks can search for it
@@ -47,27 +44,8 @@ def create(eval_output: Path, out: Path, *extra: str) -> dict[str, str]:
     return {name: url.split("#", 1)[1] for name, url in links.items()}
 
 
-@contextlib.contextmanager
-def review_server(folder: Path, port: int, log: Path) -> Iterator[subprocess.Popen]:
-    with open(log, "a") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "medqa.cli", "review", "serve", str(folder), "--port",
-                                 str(port)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"review server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"review server not up after 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(30)
+def review_server(folder: Path, port: int, log: Path) -> contextlib.AbstractContextManager[subprocess.Popen]:
+    return medqa_process(["review", "serve", str(folder), "--port", str(port)], port, "/", log, timeout=60)
 
 
 GOOD = {"consensus": "agrees", "missing": "none", "harm": "none", "harm_likelihood": "low", "urgency": "correct"}

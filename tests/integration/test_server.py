@@ -38,31 +38,40 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(args: list[str], log: Path, timeout: float = 240.0) -> Iterator[str]:
-    """Start `medqa serve ARGS` on a free port, wait for /health, yield its base URL, stop it afterwards."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "medqa.cli", "serve", "--port", str(port), *args],
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "MEDQA_API_KEY": ""})
+def medqa_process(command: list[str], port: int, ready: str, log: Path,
+                  timeout: float = 240.0) -> Iterator[subprocess.Popen]:
+    """Start `medqa COMMAND` (a server on `port`), wait until GET `ready` answers 200, yield the process, stop it
+    afterwards (unless the test already has). The log is appended to, so a restarted server keeps one log."""
+    with open(log, "a") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "medqa.cli", *command], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "MEDQA_API_KEY": ""})
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                pytest.fail(f"{command[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
+                pytest.fail(f"{command[0]} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextlib.contextmanager
+def running_server(args: list[str], log: Path, timeout: float = 240.0) -> Iterator[str]:
+    """Start `medqa serve ARGS` on a free port, wait for /health, yield its base URL, stop it afterwards."""
+    port = free_port()
+    with medqa_process(["serve", "--port", str(port), *args], port, "/health", log, timeout):
+        yield f"http://127.0.0.1:{port}"
 
 
 _ADAPTERS: dict[Path, Path] = {}  # one trained adapter per session, shared with test_web_page.py

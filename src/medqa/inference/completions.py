@@ -88,3 +88,14 @@ def complete(generator: Any, ids: list[int], gen: GenerationConfig, adapter: str
         out.token_logprobs.append(entry["logprob"])
         out.top_logprobs.append({t["token"]: t["logprob"] for t in entry["top_logprobs"]})
     return out
+
+
+def complete_many(generator: Any, prompts: list[list[int]], gen: GenerationConfig, adapter: str | None,
+                  max_tokens: int, stop: tuple[str, ...], scoring: Scoring, echo: bool, n: int) -> list[RawCompletion]:
+    """`n` completions of each prompt, prompt by prompt; each choice gets its own seed (seed + k), so `n` seeded
+    samples differ as they would in one batch."""
+    def choice(k: int) -> GenerationConfig:
+        return gen if gen.seed is None else gen.model_copy(update={"seed": gen.seed + k})
+
+    return [complete(generator, ids, choice(k), adapter, max_tokens, stop, scoring, echo)
+            for ids in prompts for k in range(n)]

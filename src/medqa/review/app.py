@@ -62,13 +62,13 @@ def home() -> HTMLResponse:
 
 
 @router.get("/rate", response_class=HTMLResponse)
-def rate_page() -> HTMLResponse:
-    return HTMLResponse(_page("rate.html"), headers=_NO_STORE)
+def rate_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(request.app.state.pages["rate.html"], headers=_NO_STORE)
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin_page() -> HTMLResponse:
-    return HTMLResponse(_page("admin.html"), headers=_NO_STORE)
+def admin_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(request.app.state.pages["admin.html"], headers=_NO_STORE)
 
 
 @router.get("/api/queue")
@@ -120,6 +120,7 @@ def ratings_csv(request: Request) -> Response:
 def create_review_app(store: ReviewStore) -> FastAPI:
     app = FastAPI(title="medqa review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
+    app.state.pages = {name: _page(name) for name in ("rate.html", "admin.html")}  # read once, not per request
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from medqa.inference.assistant import Assistant, RequestError, Ticket, sampling
+from medqa.inference.completions import complete_many
 from medqa.inference.generator import BASE
 from medqa.serving.errors import APIError, error_body, refusal_error
 from medqa.serving.protocol import (AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest,
@@ -159,7 +160,8 @@ async def completions(body: CompletionRequest, request: Request) -> TextCompleti
     gen = sampling(assistant.defaults, body.temperature if body.temperature is not None else 1.0, body.top_p,
                    body.seed)
     adapter = None if body.model == BASE else body.model
-    run = partial(_complete_all, generator, prompts, gen, adapter, body)
+    run = partial(complete_many, generator, prompts, gen, adapter, body.max_tokens, tuple(body.stop or ()),
+                  body.scoring(), body.echo, body.n)
     outs = await asyncio.get_running_loop().run_in_executor(None, run)
     choices = [CompletionChoice(index=i, text=o.text, finish_reason=o.finish_reason,
                                 logprobs=CompletionLogprobs(**o.logprobs()) if body.logprobs is not None else None)
@@ -167,17 +169,6 @@ async def completions(body: CompletionRequest, request: Request) -> TextCompleti
     return TextCompletion(id=completion_id("cmpl"), created=now(), model=body.model, choices=choices,
                           usage=Usage.of(sum(o.prompt_tokens for o in outs[::body.n]),
                                          sum(o.completion_tokens for o in outs)))
-
-
-def _complete_all(generator: Any, prompts: list[list[int]], gen: Any, adapter: str | None,
-                  body: CompletionRequest) -> list[Any]:
-    from medqa.inference.completions import complete
-
-    def choice(k: int) -> Any:  # each choice its own seed, so n seeded samples differ as they do in one batch
-        return gen if gen.seed is None else gen.model_copy(update={"seed": gen.seed + k})
-
-    return [complete(generator, ids, choice(k), adapter, body.max_tokens, tuple(body.stop or ()), body.scoring(),
-                     body.echo) for ids in prompts for k in range(body.n)]
 
 
 def _log_request(body: ChatCompletionRequest, ticket: Ticket, with_text: bool) -> None:
