@@ -129,7 +129,7 @@ def test_heldout_set_is_frozen_and_covers_the_taxonomy() -> None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert re.search(rf"\| {path.name} \| {digest} \|", provenance), f"{path.name} changed after freezing"
         rows += load_set(path)
-    assert len(rows) >= 900  # two versions of 475
+    assert len(rows) >= 1900  # v1 and v2 (475 each) and v3 (1,000)
     for category in CATEGORY_IDS:
         urgent = [r for r in rows if r["category"] == category and r["urgent"] and "text" in r]
         assert len(urgent) >= 5, category
