@@ -1,12 +1,13 @@
-"""Triage on the frozen held-out set: rules alone vs rules + semantic signal, per category, with Wilson 95% CIs.
+"""Triage on the frozen held-out set, per category with Wilson 95% CIs: rules alone, rules + exemplars (no
+classifier) and the default, rules + exemplars + triage classifier.
 
     python benchmarks/triage_heldout.py [--output runs/triage-heldout] [--sets FILE.jsonl ...]
 
-The held-out files (benchmarks/data/triage_heldout*_*.jsonl, provenance in TRIAGE_HELDOUT.md) were written by
-writers who never saw the rules or the exemplar bank, and frozen before tuning; v2 (triage_heldout2_*) is the
-untouched one, v1 had been measured before the second round of tuning. Each version is reported on its own. Both paths run in this process on
-the same messages, so the latency figures (p50/p95 milliseconds per message, multi-turn rows included) compare.
-Writes report.json and per_category.png to --output; the last line is a summary.
+The held-out files (benchmarks/data/triage_heldout3_*.jsonl, provenance in TRIAGE_HELDOUT.md) were written by
+four writers who never saw the rules, the exemplar bank, the classifier or its training data, and frozen before
+tuning. All paths run in this process on the same messages, so the latency figures (p50/p95 milliseconds per
+message, multi-turn rows included) compare. Writes report.json and a per-category plot per set to --output; the
+last lines are the summary. Pass --sets to score any other labelled JSONL file in the same layout.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ def _ci(rate: dict | None) -> str:
     return f"{rate['hits']}/{rate['n']} [{lo:.2f}-{hi:.2f}]"
 
 
-def _table(rules: dict, both: dict) -> str:
-    lines = [f"{'category':24s} {'recall rules':>20s} {'recall rules+sem':>20s} {'false alarms':>16s} {'(+sem)':>16s}"]
+def _table(reports: dict[str, dict]) -> str:
+    names = list(reports)
+    head = "".join(f"{'recall ' + n:>26s}" for n in names) + "".join(f"{'alarms ' + n:>26s}" for n in names)
+    lines = [f"{'category':22s}{head}"]
     for c in CATEGORY_IDS:
-        r, b = rules["per_category"].get(c, {}), both["per_category"].get(c, {})
-        lines.append(f"{c:24s} {_ci(r.get('recall')):>20s} {_ci(b.get('recall')):>20s} "
-                     f"{_ci(r.get('false_alarms')):>16s} {_ci(b.get('false_alarms')):>16s}")
+        cells = [reports[n]["per_category"].get(c, {}) for n in names]
+        lines.append(f"{c:22s}" + "".join(f"{_ci(x.get('recall')):>26s}" for x in cells)
+                     + "".join(f"{_ci(x.get('false_alarms')):>26s}" for x in cells))
     return "\n".join(lines)
 
 
@@ -42,23 +45,25 @@ def _summary(name: str, report: dict) -> str:
     lo, hi = report["recall_ci95"]
     flo, fhi = report["false_alarm_ci95"]
     lat = report["latency_ms"]
-    return (f"{name:30s} recall {report['recall']:.3f} [{lo:.3f}-{hi:.3f}] of {report['emergencies']}, "
+    return (f"{name:42s} recall {report['recall']:.3f} [{lo:.3f}-{hi:.3f}] of {report['emergencies']}, "
             f"false alarms {report['false_alarm_rate']:.3f} [{flo:.3f}-{fhi:.3f}] of {report['non_emergencies']}, "
             f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
 
 
-def _plot(rules: dict, both: dict, path: Path) -> None:
+def _plot(reports: dict[str, dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cats = [c for c in CATEGORY_IDS if c in both["per_category"] and both["per_category"][c]["recall"]]
-    fig, ax = plt.subplots(figsize=(12, 5))
-    for offset, (name, rep) in enumerate((("rules", rules), ("rules + semantic", both))):
-        ax.bar([i + offset * 0.4 for i in range(len(cats))],
-               [rep["per_category"][c]["recall"]["rate"] for c in cats], width=0.4, label=name)
+    last = list(reports.values())[-1]
+    cats = [c for c in CATEGORY_IDS if c in last["per_category"] and last["per_category"][c]["recall"]]
+    width = 0.8 / len(reports)
+    fig, ax = plt.subplots(figsize=(13, 5))
+    for offset, (name, rep) in enumerate(reports.items()):
+        ax.bar([i + offset * width for i in range(len(cats))],
+               [rep["per_category"][c]["recall"]["rate"] for c in cats], width=width, label=name)
     ax.axhline(0.9, color="grey", lw=0.8, ls="--")
-    ax.set_xticks([i + 0.2 for i in range(len(cats))], cats, rotation=75, fontsize=7)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cats))], cats, rotation=75, fontsize=7)
     ax.set_ylabel("recall on held-out emergencies")
     ax.legend()
     fig.tight_layout()
@@ -66,7 +71,7 @@ def _plot(rules: dict, both: dict, path: Path) -> None:
 
 
 def _groups(paths: list[str]) -> dict[str, list[str]]:
-    """Files grouped by version: triage_heldout2_a.jsonl -> 'triage_heldout2'."""
+    """Files grouped by version: triage_heldout3_a.jsonl -> 'triage_heldout3'."""
     groups: dict[str, list[str]] = {}
     for path in paths:
         groups.setdefault(Path(path).stem.rsplit("_", 1)[0], []).append(path)
@@ -78,21 +83,26 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in DATA.glob("triage_heldout*_*.jsonl")))
     parser.add_argument("--output", default="runs/triage-heldout")
     args = parser.parse_args()
-    semantic = load_semantic_signal()
-    semantic.check("warm-up so the first timed message does not pay for loading")
+    systems = {"rules": None, "rules+exemplars": load_semantic_signal(classifier=False),
+               "rules+exemplars+classifier": load_semantic_signal()}
+    for signal in filter(None, systems.values()):  # warm-up so the first timed message does not pay for loading
+        signal.check("warm-up")
+        signal.classify(["warm-up"])
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     report, summary = {}, []
     for name, paths in _groups(args.sets).items():
         rows = [row for path in paths for row in load_set(path)]
-        rules, both = evaluate_rows(rows, None), evaluate_rows(rows, semantic)
-        report[name] = {"files": paths, "rules": rules, "rules+semantic": both}
-        below = [c for c, v in both["per_category"].items() if v["recall"] and v["recall"]["rate"] < 0.9]
-        print(f"\n== {name} ({', '.join(Path(p).name for p in paths)})\n{_table(rules, both)}")
-        print(f"caught by signal (rules+semantic): {both['caught_by_signal']}")
-        print(f"categories below 0.9 recall with both signals: {below or 'none'}")
-        _plot(rules, both, out / f"{name}_per_category.png")
-        summary += [_summary(f"{name} rules", rules), _summary(f"{name} rules+semantic", both)]
+        reports = {system: evaluate_rows(rows, signal) for system, signal in systems.items()}
+        report[name] = {"files": paths, **reports}
+        final = reports["rules+exemplars+classifier"]
+        below = [c for c, v in final["per_category"].items() if v["recall"] and v["recall"]["rate"] < 0.9]
+        print(f"\n== {name} ({', '.join(Path(p).name for p in paths)})\n{_table(reports)}")
+        print(f"caught by signal (default): {final['caught_by_signal']}; "
+              f"alarms overruled by the classifier: {final['overruled_by_classifier']}")
+        print(f"categories below 0.9 recall (default): {below or 'none'}")
+        _plot(reports, out / f"{name}_per_category.png")
+        summary += [_summary(f"{name} {system}", rep) for system, rep in reports.items()]
     (out / "report.json").write_text(json.dumps(report, indent=1), "utf-8")
     print("\n" + "\n".join(summary))
 

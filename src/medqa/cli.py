@@ -220,8 +220,27 @@ def cmd_triage(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     elif result.urgent:
         print(f"URGENT ({result.category}, by {' + '.join(result.signals)}): {result.message}")
+    elif result.overruled:
+        print(f"not urgent: {' + '.join(result.signals)} flagged {', '.join(result.categories)}, but the classifier "
+              f"ruled it out (P(emergency) {result.classifier.probability:.3f})")
     else:
         print("not urgent: no red flags found")
+    return 0
+
+
+def cmd_triage_train(args: argparse.Namespace) -> int:
+    from medqa.retrieval.triage_classifier import (WEIGHTS_FILE, TrainConfig, default_training_files, load_examples,
+                                                   train_classifier)
+
+    files = [Path(p) for p in args.data] if args.data else default_training_files()
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise MedqaError(f"training file not found: {', '.join(missing)}")
+    examples = load_examples(files, with_bank=not args.no_bank)
+    print(f"{len(examples)} examples ({sum(e.urgent for e in examples)} emergencies) from {len(files)} files"
+          f"{'' if args.no_bank else ' and the exemplar bank'}")
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed)
+    print(f"wrote {train_classifier(examples, args.output or WEIGHTS_FILE, cfg)}")
     return 0
 
 
@@ -487,15 +506,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="training steps (default: the demo's budget)")
     p.set_defaults(fn=cmd_demo)
 
-    p = sub.add_parser("triage", help="red-flag triage of a patient message (rules + semantic exemplar signal)")
+    p = sub.add_parser("triage", help="red-flag triage of a patient message (rules + classifier + exemplars)")
     _common(p)
     p.add_argument("message", nargs="?")
     _to_config(p, "--rules-only", key="safety.semantic", action="store_const", const=False,
-               help="skip the semantic signal (loads no model; same as --set safety.semantic=false)")
+               help="skip the classifier and exemplar signals (loads no model; same as --set safety.semantic=false)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--input", help="JSONL file of objects with a 'text' field")
     p.add_argument("--output", help="where --input results go (default: stdout)")
     p.set_defaults(fn=cmd_triage)
+
+    p = sub.add_parser("triage-train", help="fine-tune the triage classifier (MiniLM + LoRA) on labelled messages")
+    p.add_argument("--data", nargs="*", help="JSONL files of {text or messages, urgent, category} rows "
+                   "(default: the shipped training sets)")
+    p.add_argument("--no-bank", action="store_true", help="leave out the exemplar bank")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", help="weights file to write (default: replace the shipped one); use it with "
+                   "--set safety.classifier_path=FILE")
+    p.set_defaults(fn=cmd_triage_train)
 
     p = sub.add_parser("serve", help="OpenAI-compatible server and web chat page for the base and adapters")
     _common(p)

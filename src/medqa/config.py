@@ -226,10 +226,19 @@ class PromptConfig(StrictModel):
 
 
 class SafetyConfig(StrictModel):
-    """Triage before every answer: the rules always run; the semantic exemplar signal is a second opinion."""
+    """Triage before every answer: the rules always run; the semantic signals (a fine-tuned classifier and the
+    exemplar bank) are a second opinion."""
 
-    semantic: bool = Field(True, description="also compare each sentence with the emergency exemplar bank "
-                           "(all-MiniLM-L6-v2, tens of ms a message); false = rules alone")
+    semantic: bool = Field(True, description="also run the MiniLM signals: the triage classifier and the emergency "
+                           "exemplar bank (tens of ms a message); false = rules alone")
+    classifier: bool = Field(True, description="use the fine-tuned triage classifier (with semantic: true); false = "
+                             "rules and exemplars, either escalating alone")
+    classifier_path: str | None = Field(None, description="weights written by `medqa triage-train --output`; "
+                                        "None = the shipped classifier")
+    classifier_threshold: float = Field(0.3, ge=0.0, le=1.0, description="P(emergency) at which the classifier "
+                                        "escalates alone")
+    classifier_floor: float = Field(0.03, ge=0.0, le=1.0, description="below this P(emergency) the classifier "
+                                    "overrules the rules and exemplars; 0 = never overrule")
     semantic_min_score: float = Field(0.55, ge=0.0, le=1.0, description="cosine similarity an emergency "
                                       "exemplar must reach")
     semantic_margin: float = Field(0.08, ge=0.0, le=1.0, description="how far it must beat the nearest routine "

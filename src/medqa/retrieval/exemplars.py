@@ -1,4 +1,4 @@
-"""The default semantic triage signal: the shipped exemplar bank searched with all-MiniLM-L6-v2.
+"""The default semantic triage signal: the shipped triage classifier and exemplar bank, both on all-MiniLM-L6-v2.
 
     medqa triage "my grandad is cold and mumbling after a night on the kitchen floor" --json
 
@@ -12,24 +12,29 @@ from typing import Any
 
 from medqa.retrieval.dense import DenseIndex
 from medqa.retrieval.encoder import load_encoder
-from medqa.safety.semantic import (EMERGENCY, EXEMPLARS_FILE, MARGIN, MIN_SCORE, ROUTINE, SemanticSignal,
-                                   load_exemplars, message_parts)
+from medqa.retrieval.triage_classifier import WEIGHTS_FILE, load_triage_classifier
+from medqa.safety.semantic import (CLASSIFIER_FLOOR, CLASSIFIER_THRESHOLD, EMERGENCY, EXEMPLARS_FILE, MARGIN,
+                                   MIN_SCORE, ROUTINE, SemanticSignal, load_exemplars, message_parts)
 from medqa.safety.triage import conversation_parts
 
 
 @lru_cache(maxsize=4)
-def load_semantic_signal(min_score: float = MIN_SCORE, margin: float = MARGIN) -> SemanticSignal:
+def load_semantic_signal(min_score: float = MIN_SCORE, margin: float = MARGIN, classifier: bool = True,
+                         threshold: float = CLASSIFIER_THRESHOLD, floor: float = CLASSIFIER_FLOOR,
+                         classifier_path: str | None = None) -> SemanticSignal:
     """One signal per process and setting: the bank's vectors come from the on-disk cache after the first build."""
     bank = load_exemplars()
     index = DenseIndex.build(load_encoder(), [e.text for e in bank])
-    return SemanticSignal(index.scores, bank, min_score, margin)
+    model = load_triage_classifier(classifier_path or WEIGHTS_FILE) if classifier else None
+    return SemanticSignal(index.scores, bank, min_score, margin, model, threshold, floor)
 
 
 def semantic_signal(safety: Any) -> SemanticSignal | None:
     """The signal a `SafetyConfig` asks for, or None for rules alone."""
     if not safety.semantic:
         return None
-    return load_semantic_signal(safety.semantic_min_score, safety.semantic_margin)
+    return load_semantic_signal(safety.semantic_min_score, safety.semantic_margin, safety.classifier,
+                                safety.classifier_threshold, safety.classifier_floor, safety.classifier_path)
 
 
 def mine_exemplars(rows: list[dict[str, Any]], signal: SemanticSignal) -> list[dict[str, str]]:
@@ -63,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="append exemplars mined from labelled triage sets to the bank")
     parser.add_argument("sets", nargs="+")
     args = parser.parse_args()
-    signal = load_semantic_signal()
+    signal = load_semantic_signal(classifier=False)
     mined = [m for path in args.sets for m in mine_exemplars(load_set(path), signal)]
     with EXEMPLARS_FILE.open("a", encoding="utf-8") as handle:
         for m in mined:

@@ -110,19 +110,22 @@ def _totals(per_category: dict[str, list[int]]) -> tuple[int, int]:
 
 def evaluate_rows(rows: Iterable[dict[str, Any]], semantic: SemanticSignal | None = None) -> dict[str, Any]:
     """Triage every row and return recall, false alarms, per-category rates with intervals, and timings."""
-    tally, timings = _Tally(), []
+    tally, timings, overruled = _Tally(), [], 0
     for row in rows:
         start = time.perf_counter()
         result = triage_row(row, semantic)
         timings.append((time.perf_counter() - start) * 1000)
         tally.add(row, result)
+        overruled += result.overruled
     caught, emergencies = _totals(tally.caught)
     alarms, non_emergencies = _totals(tally.alarms)
     return {
         "n": emergencies + non_emergencies,
         "emergencies": emergencies,
         "non_emergencies": non_emergencies,
-        "signals": ["rules", "semantic"] if semantic else ["rules"],
+        "signals": ["rules", *(["semantic"] if semantic else []),
+                    *(["classifier"] if semantic and semantic.classifier else [])],
+        "overruled_by_classifier": overruled,
         "recall": _ratio(caught, emergencies),
         "recall_ci95": wilson(caught, emergencies),
         "false_alarm_rate": _ratio(alarms, non_emergencies),

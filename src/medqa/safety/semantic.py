@@ -1,4 +1,12 @@
-"""The semantic second signal: nearest emergency and routine exemplars of each part of a message.
+"""The semantic second signal: a fine-tuned emergency classifier, and the nearest emergency and routine
+exemplars of each part of a message.
+
+The classifier (``MessageClassifier``; ``medqa.retrieval.triage_classifier`` is the default, all-MiniLM-L6-v2
+fine-tuned with LoRA) reads the whole message and gives P(emergency) and a category. It decides: a message is
+urgent when P >= ``threshold``, or when the rules or the exemplar bank find an emergency and P >= ``floor``. So
+the classifier adds what nobody wrote a rule for, and overrules a rule or an exemplar only when it is nearly
+certain the message is not an emergency (a negated, past or hypothetical mention the phrase rules misread).
+Without a classifier, either of the other two signals escalates alone, as before.
 
 Why: rules only know the phrasings they encode. Each sentence (and each pair of adjacent sentences, since
 an emergency is often told across two) is compared with a curated bank of emergency and near-miss routine
@@ -20,7 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from .context import is_historical, is_hypothetical, message_has_purpose_frame
 from .normalize import Sentence, normalize, split_sentences
@@ -34,6 +42,11 @@ EMERGENCY, ROUTINE = "emergency", "routine"
 MIN_SCORE = 0.55
 MARGIN = 0.08
 MAX_PART_WORDS = 60  # a longer part dilutes its one urgent clause; sentences alone still count
+# Chosen on the v2 set with the classifier trained without it: 0.3 alone gave recall 0.989 at 2.3% false alarms;
+# letting rules or exemplars escalate above 0.03 raised recall to 0.996 at 4.2% (TRIAGE_HELDOUT.md).
+CLASSIFIER_THRESHOLD = 0.3
+CLASSIFIER_FLOOR = 0.03
+CONTEXT_TURNS = 3  # earlier user turns read with the latest one
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,44 @@ class SemanticMatch:
         return {"part": self.part, "category": self.category, "exemplar": self.exemplar,
                 "score": round(self.score, 4), "routine_exemplar": self.routine_exemplar,
                 "routine_score": round(self.routine_score, 4)}
+
+
+@dataclass(frozen=True)
+class ClassifierVerdict:
+    """The classifier's reading of a message: P(emergency), its category, and the cut-offs it was judged by."""
+
+    probability: float
+    category: str
+    threshold: float
+    floor: float
+
+    @property
+    def fired(self) -> bool:
+        return self.probability >= self.threshold
+
+    @property
+    def overrules(self) -> bool:
+        """Nearly certain the message is no emergency: the rules' and exemplars' alarms are not raised."""
+        return self.probability < self.floor
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"probability": round(self.probability, 4), "category": self.category,
+                "threshold": self.threshold, "floor": self.floor}
+
+
+class MessageClassifier(Protocol):
+    """P(emergency) and the most likely taxonomy category, one pair per text."""
+
+    def __call__(self, texts: Sequence[str]) -> Sequence[tuple[float, str]]: ...
+
+
+def user_turns(messages: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [str(m.get("content") or "") for m in messages if str(m.get("role", "user")).lower() == "user"]
+
+
+def classifier_text(messages: Iterable[Mapping[str, Any]]) -> str:
+    """What the classifier reads for a conversation: the latest user turn and up to three before it."""
+    return "\n".join(user_turns(messages)[-(CONTEXT_TURNS + 1):])
 
 
 class ExemplarScorer(Protocol):
@@ -114,7 +165,8 @@ class SemanticSignal:
     """Decides from exemplar similarities whether any part of a message reads as an emergency."""
 
     def __init__(self, scorer: ExemplarScorer, exemplars: Sequence[Exemplar],
-                 min_score: float = MIN_SCORE, margin: float = MARGIN) -> None:
+                 min_score: float = MIN_SCORE, margin: float = MARGIN, classifier: MessageClassifier | None = None,
+                 threshold: float = CLASSIFIER_THRESHOLD, floor: float = CLASSIFIER_FLOOR) -> None:
         self.scorer = scorer
         self.exemplars = tuple(exemplars)
         self._split = sum(e.label == EMERGENCY for e in self.exemplars)
@@ -122,6 +174,17 @@ class SemanticSignal:
             raise ValueError("exemplars must list every emergency before the routine ones (load_exemplars does)")
         self.min_score = min_score
         self.margin = margin
+        self.classifier = classifier
+        self.threshold = threshold
+        self.floor = floor
+
+    def classify(self, texts: Sequence[str]) -> ClassifierVerdict | None:
+        """The classifier's most alarmed reading of ``texts`` (None without a classifier)."""
+        texts = [t for t in texts if t.strip()]
+        if self.classifier is None or not texts:
+            return None
+        probability, category = max(self.classifier(texts), key=lambda pc: pc[0])
+        return ClassifierVerdict(probability, category, self.threshold, self.floor)
 
     def best(self, parts: Sequence[str]) -> SemanticMatch | None:
         """The strongest urgent part, or None when no part passes both thresholds."""

@@ -22,11 +22,17 @@ another clause; suicidal-ideation phrasings ignore question framing
 entirely, erring on the side of escalation.
 
 Second signal: rules only know the phrasings they encode, so ``triage``
-also takes an optional ``SemanticSignal`` (``semantic.py``: nearest
-emergency and routine exemplars of each sentence, embedder passed in by
-the caller). Either signal is enough to escalate - recall comes first - and
-the result says which fired (``signals``) and why (``matched``, ``evidence``,
-``semantic``). Without it, the rules work alone and nothing heavy loads.
+also takes an optional ``SemanticSignal`` (``semantic.py``, models passed
+in by the caller): a fine-tuned classifier that reads the whole message, and
+the nearest emergency and routine exemplars of each sentence. With the
+classifier, a message is urgent when the classifier is confident
+(P >= threshold), or when the rules or exemplars fire and the classifier
+does not rule it out (P >= floor): recall first, and a negated or past
+mention the phrase rules misread no longer alarms. Without it, either of the
+rules and exemplars escalates alone. The result says which signals fired
+(``signals``), why (``matched``, ``evidence``, ``semantic``, ``classifier``)
+and, when the classifier overruled them, that too. Without any second
+signal the rules work alone and nothing heavy loads.
 """
 
 from __future__ import annotations
@@ -38,9 +44,8 @@ from .findings import ACTIVE, USABLE, Finding, extract_findings
 from .messages import CRISIS_LINES, URGENT_MESSAGES
 from .lexicon import CONTEXT_TERMS
 from .rules import CATEGORY_PRIORITY, RULES, Rule
-from .semantic import SemanticMatch, SemanticSignal, message_parts
-
-_CONTEXT_TURNS = 3
+from .semantic import (CONTEXT_TURNS, ClassifierVerdict, SemanticMatch, SemanticSignal, classifier_text,
+                       message_parts, user_turns)
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,14 @@ class TriageResult:
     matched: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     evidence: tuple[str, ...] = field(default=())
-    signals: tuple[str, ...] = ()  # "rules" and/or "semantic": which signals found an emergency
-    semantic: SemanticMatch | None = None  # the semantic signal's match, when it found one
+    signals: tuple[str, ...] = ()  # "rules", "semantic", "classifier": which signals found an emergency
+    semantic: SemanticMatch | None = None  # the exemplar match, when it found one
+    classifier: ClassifierVerdict | None = None  # the classifier's reading, whenever it ran
+
+    @property
+    def overruled(self) -> bool:
+        """Rules or exemplars found an emergency that the classifier ruled out."""
+        return bool(self.signals) and not self.urgent
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable view of the result."""
@@ -67,6 +78,8 @@ class TriageResult:
             "evidence": list(self.evidence),
             "signals": list(self.signals),
             "semantic": self.semantic.to_dict() if self.semantic else None,
+            "classifier": self.classifier.to_dict() if self.classifier else None,
+            "overruled": self.overruled,
         }
 
 
@@ -122,29 +135,34 @@ def _decide(findings: Sequence[Finding], latest: int | None = None) -> TriageRes
     )
 
 
-def _combine(rules: TriageResult, match: SemanticMatch | None) -> TriageResult:
-    """Either signal escalates; the rules' category leads when both fire (it names its evidence)."""
-    if match is None:
-        return rules
+def _combine(rules: TriageResult, match: SemanticMatch | None, verdict: ClassifierVerdict | None) -> TriageResult:
+    """Merge the signals (module docstring); the rules' category leads when they fire (they name their evidence)."""
+    signals = (*rules.signals, *(("semantic",) if match else ()), *(("classifier",) if verdict and verdict.fired else ()))
+    if not signals:
+        return replace(rules, classifier=verdict)
+    urgent = verdict is None or verdict.fired or not verdict.overrules
     if rules.urgent:
-        return replace(rules, signals=("rules", "semantic"), semantic=match)
-    return TriageResult(True, match.category, _compose_message((match.category,)),
-                        matched=(f"semantic.{match.category}",), categories=(match.category,),
-                        evidence=(match.part,), signals=("semantic",), semantic=match)
+        return replace(rules, urgent=urgent, category=rules.category if urgent else None,
+                       message=rules.message if urgent else "", signals=signals,
+                       semantic=match, classifier=verdict)
+    if match is not None:
+        category, evidence, name = match.category, match.part, f"semantic.{match.category}"
+    else:
+        category, evidence, name = verdict.category, "", f"classifier.{verdict.category}"
+    return TriageResult(urgent, category if urgent else None, _compose_message((category,)) if urgent else "",
+                        matched=(name,), categories=(category,), evidence=(evidence,) if evidence else (),
+                        signals=signals, semantic=match, classifier=verdict)
 
 
 def triage(text: str, semantic: SemanticSignal | None = None) -> TriageResult:
     """Triage one patient message for red-flag (emergency) features.
 
-    With ``semantic``, the exemplar signal runs beside the rules and either can escalate.
+    With ``semantic``, the classifier and exemplar signals run beside the rules (module docstring).
     """
     rules = _decide(extract_findings(text or ""))
-    return _combine(rules, semantic.check(text or "") if semantic else None)
-
-
-def _user_turns(messages: Iterable[Mapping[str, Any]]) -> list[str]:
-    return [str(m.get("content") or "") for m in messages
-            if str(m.get("role", "user")).lower() == "user"]
+    if semantic is None:
+        return rules
+    return _combine(rules, semantic.check(text or ""), semantic.classify([text or ""]))
 
 
 def _new_parts(window: Sequence[str]) -> list[str]:
@@ -155,11 +173,11 @@ def _new_parts(window: Sequence[str]) -> list[str]:
 
 def conversation_parts(messages: list[dict]) -> list[str]:
     """What the semantic signal reads for a conversation: the latest turn's parts, then its parts with context."""
-    turns = _user_turns(messages)
+    turns = user_turns(messages)
     if not turns:
         return []
     parts = message_parts(turns[-1])
-    return parts + [p for p in _new_parts(turns[-(_CONTEXT_TURNS + 1):]) if p not in parts] if len(turns) > 1 else parts
+    return parts + [p for p in _new_parts(turns[-(CONTEXT_TURNS + 1):]) if p not in parts] if len(turns) > 1 else parts
 
 
 def triage_conversation(messages: list[dict], semantic: SemanticSignal | None = None) -> TriageResult:
@@ -172,15 +190,19 @@ def triage_conversation(messages: list[dict], semantic: SemanticSignal | None = 
     and the semantic signal only looks at parts that include the latest
     turn, so an old emergency is not re-announced on every later question.
     """
-    turns = _user_turns(messages)
+    turns = user_turns(messages)
     if not turns:
         return NOT_URGENT
     latest = triage(turns[-1], semantic)
     if latest.urgent or len(turns) == 1:
         return latest
-    window = turns[-(_CONTEXT_TURNS + 1):]
+    window = turns[-(CONTEXT_TURNS + 1):]
     findings: list[Finding] = []
     for index, turn in enumerate(window):
         findings.extend(extract_findings(turn, source=index))
     rules = _decide(findings, latest=len(window) - 1)
-    return _combine(rules, semantic.best(_new_parts(window)) if semantic else None)
+    if semantic is None:
+        return rules
+    # the latest turn alone and with its context; either may carry the emergency
+    verdict = semantic.classify([turns[-1], classifier_text(messages)])
+    return _combine(rules, semantic.best(_new_parts(window)), verdict)

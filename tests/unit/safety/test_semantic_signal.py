@@ -1,4 +1,6 @@
-"""The semantic second signal, on the real all-MiniLM-L6-v2 and the shipped exemplar bank."""
+"""The semantic second signal, on the real all-MiniLM-L6-v2, the shipped exemplar bank and triage classifier.
+
+``exemplars`` is the signal without the classifier (the exemplar path alone); ``semantic`` is the default."""
 
 from __future__ import annotations
 
@@ -27,16 +29,23 @@ def semantic() -> SemanticSignal:
     return load_semantic_signal()
 
 
+@pytest.fixture(scope="module")
+def exemplars() -> SemanticSignal:
+    from medqa.retrieval.exemplars import load_semantic_signal
+
+    return load_semantic_signal(classifier=False)
+
+
 UNSEEN = "the snake got my ankle and it's swelling up fast"
 
 
-def test_catches_what_the_rules_miss_and_says_why(semantic: SemanticSignal) -> None:
+def test_catches_what_the_rules_miss_and_says_why(exemplars: SemanticSignal) -> None:
     assert not triage(UNSEEN).urgent  # the rules alone miss this phrasing
-    result = triage(UNSEEN, semantic)
-    assert result.urgent and result.signals == ("semantic",)
+    result = triage(UNSEEN, exemplars)
+    assert result.urgent and result.signals == ("semantic",) and result.classifier is None
     assert result.category == "envenomation" and result.message
     match = result.semantic
-    assert match.score >= semantic.min_score and match.score - match.routine_score >= semantic.margin
+    assert match.score >= exemplars.min_score and match.score - match.routine_score >= exemplars.margin
     assert match.exemplar in {e.text for e in load_exemplars() if e.category == "envenomation"}
     assert result.to_dict()["semantic"]["exemplar"] == match.exemplar
 
@@ -47,27 +56,32 @@ def test_catches_what_the_rules_miss_and_says_why(semantic: SemanticSignal) -> N
     "what are the signs of heat stroke?",
     "my knee aches after running, what stretches help?",
 ])
-def test_routine_messages_stay_routine(semantic: SemanticSignal, text: str) -> None:
+def test_routine_messages_stay_routine(semantic: SemanticSignal, exemplars: SemanticSignal, text: str) -> None:
     assert not triage(text, semantic).urgent
+    assert not triage(text, exemplars).urgent
 
 
-def test_both_signals_are_reported(semantic: SemanticSignal) -> None:
+def test_every_signal_that_fired_is_reported(semantic: SemanticSignal) -> None:
     result = triage("feels like an elephant sitting on my chest and I'm sweating", semantic)
     assert result.urgent and result.signals[0] == "rules" and result.category == "cardiac"
+    assert "classifier" in result.signals and result.classifier.probability >= semantic.threshold
 
 
-def test_thresholds_decide(semantic: SemanticSignal) -> None:
-    strict = SemanticSignal(semantic.scorer, semantic.exemplars, min_score=0.99, margin=0.5)
+def test_thresholds_decide(exemplars: SemanticSignal) -> None:
+    strict = SemanticSignal(exemplars.scorer, exemplars.exemplars, min_score=0.99, margin=0.5)
     assert strict.check(UNSEEN) is None
 
 
-def test_emergency_told_across_turns_is_caught_once(semantic: SemanticSignal) -> None:
+@pytest.mark.parametrize("signal", ["semantic", "exemplars"])
+def test_emergency_told_across_turns_is_caught_once(request: pytest.FixtureRequest, signal: str) -> None:
+    semantic = request.getfixturevalue(signal)
     turns = [{"role": "user", "content": "my mum takes steroids every day for her Addison's"},
              {"role": "assistant", "content": "Can you tell me more?"},
              {"role": "user", "content": "she's been throwing up since this morning and can barely stand"}]
-    assert not triage(turns[-1]["content"], semantic).urgent  # the latest turn alone is not enough
+    if signal == "exemplars":  # the classifier reads "throwing up all day, can barely stand" as urgent alone
+        assert not triage(turns[-1]["content"], semantic).urgent
     result = triage_conversation(turns, semantic)
-    assert result.urgent and "semantic" in result.signals
+    assert result.urgent and {"semantic", "classifier"} & set(result.signals)
     later = turns + [{"role": "assistant", "content": "Please call an ambulance."},
                      {"role": "user", "content": "the ambulance came and he is recovering in hospital, "
                                                  "what should he eat when he gets home?"}]
@@ -78,13 +92,14 @@ def test_cli_json_names_the_signal() -> None:
     out = subprocess.run([sys.executable, "-m", "medqa.cli", "triage", "--json", UNSEEN],
                          capture_output=True, text=True, timeout=300, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["urgent"] and result["signals"] == ["semantic"] and result["semantic"]["exemplar"]
+    assert result["urgent"] and "semantic" in result["signals"] and result["semantic"]["exemplar"]
+    assert result["classifier"]["probability"] >= result["classifier"]["threshold"] and not result["overruled"]
     rules = subprocess.run([sys.executable, "-m", "medqa.cli", "triage", "--json", "--rules-only", UNSEEN],
                            capture_output=True, text=True, timeout=300, check=True).stdout
     assert json.loads(rules.strip().splitlines()[-1])["urgent"] is False
 
 
-def test_mining_a_labelled_set_gives_new_exemplars(semantic: SemanticSignal) -> None:
+def test_mining_a_labelled_set_gives_new_exemplars(exemplars: SemanticSignal) -> None:
     from medqa.retrieval.exemplars import mine_exemplars
 
     rows = [{"text": "My knee clicks when I climb stairs. It has done so for years.", "urgent": False,
@@ -93,7 +108,7 @@ def test_mining_a_labelled_set_gives_new_exemplars(semantic: SemanticSignal) -> 
                           {"role": "assistant", "content": "Is he hurt?"},
                           {"role": "user", "content": "he can't feel his legs at all. he is awake and scared."}],
              "urgent": True, "category": "trauma"}]
-    mined = mine_exemplars(rows, semantic)
+    mined = mine_exemplars(rows, exemplars)
     routine = [m for m in mined if m["label"] == "routine"]
     emergency = [m for m in mined if m["label"] == "emergency"]
     assert {m["text"] for m in routine} >= {"my knee clicks when i climb stairs."}
