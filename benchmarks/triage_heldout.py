@@ -5,7 +5,8 @@ classifier) and the default, rules + exemplars + triage classifier.
 
 The held-out files (benchmarks/data/triage_heldout3_*.jsonl, provenance in TRIAGE_HELDOUT.md) were written by
 four writers who never saw the rules, the exemplar bank, the classifier or its training data, and frozen before
-tuning. All paths run in this process on the same messages, so the latency figures (p50/p95 milliseconds per
+tuning; triage_everyday_a.jsonl (150 everyday non-emergencies, a fifth writer) measures false alarms on
+ordinary messages. All paths run in this process on the same messages, so the latency figures (p50/p95 milliseconds per
 message, multi-turn rows included) compare. Writes report.json and a per-category plot per set to --output; the
 last lines are the summary. Pass --sets to score any other labelled JSONL file in the same layout.
 """
@@ -41,13 +42,15 @@ def _table(reports: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _rate(rate: float | None, ci: tuple[float, float] | None, n: int) -> str:
+    return f"{rate:.3f} [{ci[0]:.3f}-{ci[1]:.3f}] of {n}" if rate is not None and ci else "- of 0"
+
+
 def _summary(name: str, report: dict) -> str:
-    lo, hi = report["recall_ci95"]
-    flo, fhi = report["false_alarm_ci95"]
     lat = report["latency_ms"]
-    return (f"{name:42s} recall {report['recall']:.3f} [{lo:.3f}-{hi:.3f}] of {report['emergencies']}, "
-            f"false alarms {report['false_alarm_rate']:.3f} [{flo:.3f}-{fhi:.3f}] of {report['non_emergencies']}, "
-            f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
+    return (f"{name:42s} recall {_rate(report['recall'], report['recall_ci95'], report['emergencies'])}, "
+            f"false alarms {_rate(report['false_alarm_rate'], report['false_alarm_ci95'], report['non_emergencies'])}"
+            f", p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms")
 
 
 def _plot(reports: dict[str, dict], path: Path) -> None:
@@ -57,6 +60,8 @@ def _plot(reports: dict[str, dict], path: Path) -> None:
 
     last = list(reports.values())[-1]
     cats = [c for c in CATEGORY_IDS if c in last["per_category"] and last["per_category"][c]["recall"]]
+    if not cats:  # a set of non-emergencies only has no recall to plot
+        return
     width = 0.8 / len(reports)
     fig, ax = plt.subplots(figsize=(13, 5))
     for offset, (name, rep) in enumerate(reports.items()):
@@ -80,7 +85,7 @@ def _groups(paths: list[str]) -> dict[str, list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in DATA.glob("triage_heldout*_*.jsonl")))
+    parser.add_argument("--sets", nargs="*", default=sorted(str(p) for p in DATA.glob("triage_*_*.jsonl")))
     parser.add_argument("--output", default="runs/triage-heldout")
     args = parser.parse_args()
     systems = {"rules": None, "rules+exemplars": load_semantic_signal(classifier=False),

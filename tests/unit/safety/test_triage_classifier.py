@@ -48,17 +48,17 @@ def test_conversations_are_read_as_their_latest_user_turns() -> None:
 
 
 def test_emergency_and_its_near_miss_are_told_apart(semantic: SemanticSignal) -> None:
-    emergency = "my 3 year old swallowed one of those flat round batteries from the car key about an hour ago"
-    near_miss = "my 3 year old put a battery in his mouth but spat it out straight away, I found it, it's intact"
+    emergency = "my son is fitting, he has been shaking all over for six minutes and won't answer me"
+    near_miss = "I had a seizure two years ago and have been fit free since on lamotrigine. Can I start driving again?"
     (p_emergency, category), (p_near, _) = semantic.classifier([emergency, near_miss])
     assert p_emergency >= semantic.threshold > p_near
-    assert category == "swallowed_object"
+    assert category == "seizure"
 
 
 def test_classifier_overrules_a_misread_past_mention(semantic: SemanticSignal) -> None:
-    text = ("Years ago my throat swelled up after a wasp sting and I was kept in overnight. "
-            "Which antihistamine is best for hay fever?")
-    assert triage(text).urgent  # the phrase rules read the swelling throat as current
+    text = ("When I have a panic attack my heart races and I feel like I can't breathe, but it settles within ten "
+            "minutes. Any breathing exercises for that?")
+    assert triage(text).urgent  # the phrase rules read a racing heart and breathlessness
     result = triage(text, semantic)
     assert not result.urgent and result.overruled and result.message == ""
     assert "rules" in result.signals and result.classifier.probability < semantic.floor
@@ -69,11 +69,10 @@ def test_classifier_overrules_a_misread_past_mention(semantic: SemanticSignal) -
 
 
 def test_emergency_revealed_in_a_later_turn(semantic: SemanticSignal) -> None:
-    turns = [{"role": "user", "content": "my husband is on chemotherapy for bowel cancer"},
-             {"role": "assistant", "content": "How can I help?"},
-             {"role": "user", "content": "tonight he is shivering under three blankets and his "
-                                         "thermometer says 38.6"}]
-    assert not triage(turns[-1]["content"], semantic).urgent  # a fever alone is not an emergency
+    turns = [{"role": "user", "content": "my dad's face has dropped on one side and his words are slurred"},
+             {"role": "assistant", "content": "When did this start?"},
+             {"role": "user", "content": "about 20 minutes ago, what should I do?"}]
+    assert not triage(turns[-1]["content"], semantic).urgent
     result = triage_conversation(turns, semantic)
     assert result.urgent and result.message and "classifier" in result.signals
 
