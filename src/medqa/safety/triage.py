@@ -38,7 +38,7 @@ signal the rules work alone and nothing heavy loads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Sequence
 
 from .findings import ACTIVE, USABLE, Finding, extract_findings
 from .messages import CRISIS_LINES, URGENT_MESSAGES
@@ -137,7 +137,8 @@ def _decide(findings: Sequence[Finding], latest: int | None = None) -> TriageRes
 
 def _combine(rules: TriageResult, match: SemanticMatch | None, verdict: ClassifierVerdict | None) -> TriageResult:
     """Merge the signals (module docstring); the rules' category leads when they fire (they name their evidence)."""
-    signals = (*rules.signals, *(("semantic",) if match else ()), *(("classifier",) if verdict and verdict.fired else ()))
+    signals = (*rules.signals, *(("semantic",) if match else ()),
+               *(("classifier",) if verdict and verdict.fired else ()))
     if not signals:
         return replace(rules, classifier=verdict)
     urgent = verdict is None or verdict.fired or not verdict.overrules
@@ -187,8 +188,10 @@ def triage_conversation(messages: list[dict], semantic: SemanticSignal | None = 
     up to three earlier user turns are added as context (e.g. "my baby is
     5 weeks old" then "now she feels burning hot"); a rule then fires only
     if at least one currently reported finding comes from the latest turn,
-    and the semantic signal only looks at parts that include the latest
+    and the exemplar signal only looks at parts that include the latest
     turn, so an old emergency is not re-announced on every later question.
+    The classifier reads the latest turn alone and with its context; it has
+    learned from conversations that mention a past, treated emergency.
     """
     turns = user_turns(messages)
     if not turns:
@@ -203,6 +206,7 @@ def triage_conversation(messages: list[dict], semantic: SemanticSignal | None = 
     rules = _decide(findings, latest=len(window) - 1)
     if semantic is None:
         return rules
-    # the latest turn alone and with its context; either may carry the emergency
-    verdict = semantic.classify([turns[-1], classifier_text(messages)])
+    # the latest turn alone (already read above) and with its context; either may carry the emergency
+    readings = (latest.classifier, semantic.classify([classifier_text(messages)]))
+    verdict = max((v for v in readings if v), key=lambda v: v.probability, default=None)
     return _combine(rules, semantic.best(_new_parts(window)), verdict)

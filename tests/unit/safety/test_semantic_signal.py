@@ -82,9 +82,14 @@ def test_emergency_told_across_turns_is_caught_once(request: pytest.FixtureReque
         assert not triage(turns[-1]["content"], semantic).urgent
     result = triage_conversation(turns, semantic)
     assert result.urgent and {"semantic", "classifier"} & set(result.signals)
+    # The exemplars read only parts that include the latest turn, so a resolved emergency is not re-announced. The
+    # classifier reads the latest turns together: it keeps the urgent message through a same-day follow-up (recall
+    # first) and drops it once the emergency is told as over.
+    resolved = ("the ambulance came and he is recovering in hospital, what should he eat when he gets home?"
+                if signal == "exemplars" else
+                "she was treated in hospital last week and is back to normal now. How do we plan sick-day doses?")
     later = turns + [{"role": "assistant", "content": "Please call an ambulance."},
-                     {"role": "user", "content": "the ambulance came and he is recovering in hospital, "
-                                                 "what should he eat when he gets home?"}]
+                     {"role": "user", "content": resolved}]
     assert not triage_conversation(later, semantic).urgent
 
 

@@ -71,7 +71,7 @@ def test_classifier_overrules_a_misread_past_mention(semantic: SemanticSignal) -
 def test_emergency_revealed_in_a_later_turn(semantic: SemanticSignal) -> None:
     turns = [{"role": "user", "content": "my dad's face has dropped on one side and his words are slurred"},
              {"role": "assistant", "content": "When did this start?"},
-             {"role": "user", "content": "about 20 minutes ago, what should I do?"}]
+             {"role": "user", "content": "it began at lunchtime, can I give him a paracetamol?"}]
     assert not triage(turns[-1]["content"], semantic).urgent
     result = triage_conversation(turns, semantic)
     assert result.urgent and result.message and "classifier" in result.signals
