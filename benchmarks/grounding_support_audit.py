@@ -6,12 +6,13 @@ reader who never saw the check; then scores that reader's labels.
 
     python benchmarks/grounding_support_audit.py export --index runs/medquad-index --output runs/support-audit
     # the annotator writes labels.jsonl: {"id": ..., "label": "supported" | "partial" | "unsupported"}
-    python benchmarks/grounding_support_audit.py score runs/support-audit/pairs.jsonl runs/support-audit/labels.jsonl
+    python benchmarks/grounding_support_audit.py score runs/support-audit/pairs.jsonl labels_1.jsonl [labels_2.jsonl]
 
 Questions: the frozen blind patient questions of benchmarks/data/grounding_answerable_patient.jsonl; greedy
 decoding, base model unless --adapter. Rows are shuffled (seeded) so the reader cannot follow one answer's
-drift. `score` prints the share judged supported with a Wilson 95% interval (partial counts as not supported,
-and is also reported on its own).
+drift. `score` prints, per reader, the share judged supported with a Wilson 95% interval (partial counts as not
+supported, and is also reported on its own); with several readers, the share every reader judged supported and
+their agreement (Cohen's kappa).
 """
 
 from __future__ import annotations
@@ -67,24 +68,44 @@ def export(args: argparse.Namespace) -> None:
           f"-> {out / 'pairs.jsonl'}")
 
 
-def score(args: argparse.Namespace) -> None:
-    from medqa.safety.evaluation import wilson
-
-    ids = [json.loads(line)["id"] for line in Path(args.pairs).read_text(encoding="utf-8").splitlines() if line]
+def _labels(path: str, ids: list[str]) -> dict[str, str]:
     labels = {}
-    for line in Path(args.labels).read_text(encoding="utf-8").splitlines():
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
             if row.get("label") not in LABELS:
-                raise SystemExit(f"label {row.get('label')!r} for {row.get('id')}: expected one of {LABELS}")
+                raise SystemExit(f"{path}: label {row.get('label')!r} for {row.get('id')}: expected one of {LABELS}")
             labels[row["id"]] = row["label"]
     missing = [i for i in ids if i not in labels]
     if missing:
-        raise SystemExit(f"{len(missing)} sentences have no label, first {missing[0]}")
-    counts = Counter(labels[i] for i in ids)
-    lo, hi = wilson(counts["supported"], len(ids))
-    print(f"{len(ids)} shown cited sentences: supported {counts['supported']} ({counts['supported'] / len(ids):.3f}, "
-          f"Wilson 95% [{lo:.3f}-{hi:.3f}]), partial {counts['partial']}, unsupported {counts['unsupported']}")
+        raise SystemExit(f"{path}: {len(missing)} sentences have no label, first {missing[0]}")
+    return labels
+
+
+def _share(name: str, supported: int, n: int, counts: Counter) -> str:
+    from medqa.safety.evaluation import wilson
+
+    lo, hi = wilson(supported, n)
+    return (f"{name}: supported {supported}/{n} = {supported / n:.3f} [Wilson 95% {lo:.3f}-{hi:.3f}]; "
+            f"partial {counts['partial']}, unsupported {counts['unsupported']}")
+
+
+def score(args: argparse.Namespace) -> None:
+    ids = [json.loads(line)["id"] for line in Path(args.pairs).read_text(encoding="utf-8").splitlines() if line]
+    readers = [_labels(path, ids) for path in args.labels]
+    for path, labels in zip(args.labels, readers):
+        counts = Counter(labels[i] for i in ids)
+        print(_share(Path(path).name, counts["supported"], len(ids), counts))
+    if len(readers) > 1:
+        from sklearn.metrics import cohen_kappa_score
+
+        both = sum(all(r[i] == "supported" for r in readers) for i in ids)
+        print(_share("supported for every reader", both, len(ids), Counter()).split(";")[0])
+        for a in range(len(readers)):
+            for b in range(a + 1, len(readers)):
+                agree = sum(readers[a][i] == readers[b][i] for i in ids) / len(ids)
+                kappa = cohen_kappa_score([readers[a][i] for i in ids], [readers[b][i] for i in ids])
+                print(f"readers {a + 1} and {b + 1}: agreement {agree:.3f}, Cohen's kappa {kappa:.3f}")
 
 
 def main() -> None:
@@ -98,7 +119,7 @@ def main() -> None:
     p.set_defaults(fn=export)
     p = sub.add_parser("score")
     p.add_argument("pairs")
-    p.add_argument("labels")
+    p.add_argument("labels", nargs="+", help="one labels file per reader")
     p.set_defaults(fn=score)
     args = parser.parse_args()
     args.fn(args)
