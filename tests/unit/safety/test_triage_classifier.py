@@ -101,3 +101,14 @@ def test_train_a_tiny_classifier_and_use_it(tmp_path: Path) -> None:
                           f"safety.classifier_path={cli}", "her speech went slurred"],
                          check=True, capture_output=True, text=True, timeout=300).stdout
     assert json.loads(out.strip().splitlines()[-1])["classifier"]["probability"] >= 0.0
+
+
+def test_regression_set_stays_caught(semantic: SemanticSignal) -> None:
+    """The first development set trains the classifier, so this guards the shipped weights, not generalisation
+    (that is benchmarks/triage_heldout.py on the frozen v3 set)."""
+    from medqa.retrieval.triage_classifier import TRAINING_DIR
+    from medqa.safety.evaluation import evaluate_triage
+
+    report = evaluate_triage(TRAINING_DIR / "taxonomy_dev.jsonl", semantic)
+    assert report["signals"] == ["rules", "semantic", "classifier"]
+    assert report["recall"] >= 0.98 and report["false_alarm_rate"] <= 0.05
