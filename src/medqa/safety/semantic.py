@@ -162,7 +162,8 @@ def message_parts(text: str) -> list[str]:
 
 
 class SemanticSignal:
-    """Decides from exemplar similarities whether any part of a message reads as an emergency."""
+    """The model-based signals: exemplar similarity of each part of a message, and (when given) the classifier's
+    reading of the whole message. ``triage.py`` combines them with the rules."""
 
     def __init__(self, scorer: ExemplarScorer, exemplars: Sequence[Exemplar],
                  min_score: float = MIN_SCORE, margin: float = MARGIN, classifier: MessageClassifier | None = None,
