@@ -36,6 +36,8 @@ def export(args: argparse.Namespace) -> None:
     from medqa.retrieval.grounding import check_answer
     from medqa.safety.policy import stream_sentences
 
+    from grounded_coverage import _batched  # the sibling benchmark's generation in batches of 8
+
     cfg = build_config({}, [f"index.path={args.index}"])
     generator = load_generator(cfg, {"adapter": args.adapter} if args.adapter else {})
     pipeline = AnswerPipeline.from_config(cfg)
@@ -43,11 +45,7 @@ def export(args: argparse.Namespace) -> None:
     items = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     prepared = [pipeline.prepare([{"role": "user", "content": q["text"]}]) for q in items]
     asked = [i for i, p in enumerate(prepared) if not p.abstains]
-    raw: list[dict] = []
-    for start in range(0, len(asked), 8):
-        batch = asked[start:start + 8]
-        raw += generator.generate_batch([prepared[i].prompt for i in batch], gen,
-                                        "adapter" if args.adapter else BASE)
+    raw = _batched(generator, [prepared[i].prompt for i in asked], gen, "adapter" if args.adapter else BASE)
     pairs = []
     for i, reply in zip(asked, raw):
         shown, stats = check_answer(reply["text"], prepared[i].grounding, pipeline.index.encoder, pipeline.index_cfg)

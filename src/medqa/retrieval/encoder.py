@@ -54,10 +54,14 @@ class SentenceEncoder:
                                  return_tensors="pt")
             with torch.inference_mode():
                 hidden = self.model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            pooled = torch.nn.functional.normalize(mean_pool(hidden, enc["attention_mask"]), dim=-1)
             out[rows] = pooled.float().numpy()
+
+
+def mean_pool(hidden: Any, attention_mask: Any) -> Any:
+    """Mean of the token vectors, padding left out: all-MiniLM-L6-v2's sentence vector (before normalising)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
 def minilm_path() -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import threading
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -26,12 +25,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from medqa.errors import MedqaError
-from medqa.retrieval.encoder import minilm_path
-from medqa.safety.semantic import EMERGENCY, classifier_text, load_exemplars
+from medqa.retrieval.encoder import mean_pool, minilm_path
+from medqa.safety.semantic import EMERGENCY, EXEMPLARS_FILE, classifier_text, load_exemplars
 from medqa.safety.taxonomy import CATEGORY_IDS
+from medqa.training.batching import epoch_batches
 
 
-SAFETY_DIR = Path(__file__).resolve().parents[1] / "safety"
+SAFETY_DIR = EXEMPLARS_FILE.parent
 WEIGHTS_FILE = SAFETY_DIR / "triage_classifier.safetensors"
 TRAINING_DIR = SAFETY_DIR / "training"
 _TARGETS = ["query", "key", "value", "dense"]  # every linear layer of the BERT blocks
@@ -111,21 +111,7 @@ def _base_model(cfg: TrainConfig) -> tuple[Any, Any]:
 
 def _pooled(model: Any, tokenizer: Any, texts: Sequence[str], max_length: int) -> Any:
     enc = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    hidden = model(**enc).last_hidden_state
-    mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-
-def _batches(examples: Sequence[Example], size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar length (sorted within windows of 8 batches), so padding wastes little."""
-    order = list(range(len(examples)))
-    rng.shuffle(order)
-    batches: list[list[int]] = []
-    for start in range(0, len(order), size * 8):
-        window = sorted(order[start:start + size * 8], key=lambda i: len(examples[i].text))
-        batches += [window[i:i + size] for i in range(0, len(window), size)]
-    rng.shuffle(batches)
-    return batches
+    return mean_pool(model(**enc).last_hidden_state, enc["attention_mask"])
 
 
 def train_classifier(examples: Sequence[Example], output: Path | str = WEIGHTS_FILE,
@@ -139,7 +125,6 @@ def train_classifier(examples: Sequence[Example], output: Path | str = WEIGHTS_F
     if not any(e.urgent for e in examples) or all(e.urgent for e in examples):
         raise MedqaError("training needs both emergencies and non-emergencies")
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
     model, tokenizer = _base_model(cfg)
     head = torch.nn.Linear(model.config.hidden_size, 1 + len(CATEGORY_IDS))
     index = {c: i for i, c in enumerate(CATEGORY_IDS)}
@@ -152,8 +137,9 @@ def train_classifier(examples: Sequence[Example], output: Path | str = WEIGHTS_F
     pos_weight = torch.tensor((len(examples) - positives) / positives)  # classes weigh the same
     model.train()
     bar = tqdm(total=steps, desc="triage classifier", disable=not progress)
-    for _ in range(cfg.epochs):
-        for batch in _batches(examples, cfg.batch_size, rng):
+    lengths = [len(e.text) for e in examples]
+    for epoch in range(cfg.epochs):
+        for batch in epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch):  # shuffled, of similar length
             rows = [examples[i] for i in batch]
             logits = head(_pooled(model, tokenizer, [r.text for r in rows], cfg.max_length))
             urgent = torch.tensor([float(r.urgent) for r in rows])
